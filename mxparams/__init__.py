@@ -1,0 +1,32 @@
+"""mxparams: version-stable parameter management for MXNet Gluon.
+
+The same calls give the same results and the same printed output on
+MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
+(``'0.1.0.bias'``, exactly the keys of ``save_parameters``), never by the
+1.x global names that drift from run to run.
+
+>>> import mxparams as mp
+>>> from mxnet.gluon import nn
+>>> net = nn.HybridSequential()
+>>> net.add(nn.Dense(4, in_units=3))
+>>> list(mp.collect(net))
+['0.weight', '0.bias']
+"""
+from .errors import ParamNotFound
+from .lookup import get
+from .params import ParamDict, collect
+from .summary import Summary, summary
+from .tree import Tree, tree
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ParamDict",
+    "ParamNotFound",
+    "Summary",
+    "Tree",
+    "collect",
+    "get",
+    "summary",
+    "tree",
+]

@@ -1,0 +1,106 @@
+"""One renderer for every table mxparams prints.
+
+A table is plain data: column headings with an alignment, rows of cell
+strings and footer lines (label, value).  ``to_text`` sizes each column to
+its widest cell, never to the terminal, so printed output is the same
+everywhere (nbval compares it byte for byte); ``to_html`` renders the same
+cells for Jupyter.
+"""
+from __future__ import annotations
+
+import functools
+import html
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    right: bool = False  # numbers read best right-aligned
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[str]]
+    footer: Sequence[tuple[str, str]] = ()
+    header: bool = True
+
+    def widths(self) -> list[int]:
+        cells = [[c.title for c in self.columns]] if self.header else []
+        cells += self.rows
+        return [max(map(len, column), default=0) for column in
+                zip(*cells)] if cells else [0] * len(self.columns)
+
+    def to_text(self) -> str:
+        widths = self.widths()
+        # One format string for every row: ljust/rjust per cell is slow
+        # for tables of 10,000 rows.
+        fmt = "  ".join(f"{{:{'>' if c.right else '<'}{w}}}"
+                        for c, w in zip(self.columns, widths))
+
+        out = []
+        if self.header:
+            out.append(fmt.format(*(c.title for c in self.columns)).rstrip())
+            out.append("  ".join("-" * w for w in widths))
+        out.extend(fmt.format(*r).rstrip() for r in self.rows)
+        if self.footer:
+            out.append("=" * (sum(widths) + 2 * (len(widths) - 1)))
+            label_width = max(len(label) for label, _ in self.footer)
+            out.extend(f"{label.ljust(label_width)}  {value}".rstrip()
+                       for label, value in self.footer)
+        return "\n".join(out)
+
+    def to_html(self) -> str:
+        esc = html.escape
+
+        def cell(tag: str, col: Column, text: str) -> str:
+            align = "right" if col.right else "left"
+            return (f'<{tag} style="text-align:{align};white-space:pre">'
+                    f"{esc(text)}</{tag}>")
+
+        out = ['<table class="mxparams">']
+        if self.header:
+            out.append("<thead><tr>"
+                       + "".join(cell("th", c, c.title) for c in self.columns)
+                       + "</tr></thead>")
+        out.append("<tbody>")
+        out.extend("<tr>" + "".join(cell("td", c, t)
+                                    for c, t in zip(self.columns, r)) + "</tr>"
+                   for r in self.rows)
+        out.append("</tbody>")
+        if self.footer:
+            span = len(self.columns)
+            out.append("<tfoot>")
+            out.extend(f'<tr><td colspan="{span}" style="text-align:left">'
+                       f"<b>{esc(label)}</b> {esc(value)}</td></tr>"
+                       for label, value in self.footer)
+            out.append("</tfoot>")
+        out.append("</table>")
+        return "\n".join(out)
+
+
+def fmt_int(n: int | None) -> str:
+    """12345 -> '12,345'; None (unknown) -> '?'."""
+    return "?" if n is None else f"{n:,}"
+
+
+@functools.lru_cache(maxsize=4096)  # networks repeat a few shapes many times
+def fmt_shape(shape: tuple | None) -> str:
+    """(256, None) -> '(256, ?)'; an unknown rank -> '?'."""
+    if shape is None:
+        return "?"
+    dims = ["?" if d is None else str(d) for d in shape]
+    return "(" + dims[0] + ",)" if len(dims) == 1 else "(" + ", ".join(dims) + ")"
+
+
+def fmt_bytes(n: int) -> str:
+    """Exact bytes plus a binary-prefixed size: '46,796,448 bytes (44.63 MiB)'."""
+    size, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    human = f"{n} B" if unit == "B" else f"{size:.2f} {unit}"
+    return f"{n:,} bytes" if unit == "B" else f"{n:,} bytes ({human})"

@@ -1,0 +1,90 @@
+"""Exceptions raised by mxparams, and the hints they carry."""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Mapping
+
+from . import _compat
+
+
+class ParamNotFound(KeyError):
+    """No parameter under that path (or 1.x name); lists the closest paths.
+
+    A ``KeyError``, so ``except KeyError`` keeps working.
+
+    >>> raise ParamNotFound("no parameter at path 'x'")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.ParamNotFound: no parameter at path 'x'
+    """
+
+    def __str__(self) -> str:
+        # KeyError.__str__ would quote the message like a key; show it as text.
+        return str(self.args[0]) if self.args else ""
+
+
+# A 1.x global name: one or more '<class><counter>_' prefixes, then the
+# attribute, e.g. 'dense0_weight', 'hybridsequential0_batchnorm1_running_mean'.
+_GLOBAL_NAME = re.compile(r"^(?:[a-z]+\d+_)*([a-z]+)\d+_([A-Za-z_]\w*)$")
+
+
+def _quoted(names) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def not_found(key: object, params: Mapping, owner_types: Mapping[str, str],
+              where: str) -> ParamNotFound:
+    """Build the error for a failed lookup of ``key`` among ``params``.
+
+    ``params`` maps paths to Parameters, ``owner_types`` maps each path to the
+    class name of the block that owns it, ``where`` describes what was
+    searched ("HybridSequential", "this ParamDict").
+    """
+    if not isinstance(key, str):
+        return ParamNotFound(
+            f"parameter paths are strings such as '0.weight', got "
+            f"{type(key).__name__} {key!r}")
+    paths = list(params)
+    if not paths:
+        return ParamNotFound(f"no parameter at path {key!r}: {where} has no "
+                             "parameters")
+
+    if _compat.GLOBAL_NAMES:
+        owner = next((p for p, v in params.items() if v.name == key), None)
+        if owner is not None:
+            return ParamNotFound(
+                f"{key!r} is the MXNet 1.x name of the parameter at path "
+                f"{owner!r}; the keys here are structural paths. Use "
+                f"{owner!r} (the same on MXNet 1.x and 2.x), or look the name "
+                "up with mp.get(block, name)")
+
+    message = f"no parameter at path {key!r} in {where}"
+    legacy = _GLOBAL_NAME.match(key)
+    if legacy and not _compat.GLOBAL_NAMES:
+        cls, attr = legacy.groups()
+        candidates = [p for p in paths if p.rpartition(".")[2] == attr
+                      and owner_types.get(p, "").lower() == cls]
+        candidates = candidates or [p for p in paths
+                                    if p.rpartition(".")[2] == attr]
+        hint = (f"{key!r} looks like an MXNet 1.x global name; MXNet "
+                f"{_compat.MXNET_VERSION} has no global names (they depended "
+                "on how many blocks the process had built). Parameters are "
+                "found by structural path: child names joined by dots, e.g. "
+                "'0.weight' or '1.0.bias'")
+        if candidates:
+            shown = candidates[:6] + (["..."] if len(candidates) > 6 else [])
+            hint += f". Paths ending in {attr!r}"
+            if owner_types.get(candidates[0], "").lower() == cls:
+                hint += f" in {owner_types[candidates[0]]} layers"
+            hint += ": " + ", ".join(shown)
+        return ParamNotFound(f"{message}. {hint}")
+
+    # Suggest paths only: they work on every version, names only on 1.x.
+    close = difflib.get_close_matches(key, paths, n=3, cutoff=0.5)
+    if close:
+        return ParamNotFound(f"{message}. Did you mean {_quoted(close)}?")
+    shown = paths[:5]
+    return ParamNotFound(
+        f"{message}. It has {len(paths)} parameter paths, e.g. "
+        f"{_quoted(shown)}; list them all with mp.collect(block).keys()")

@@ -1,0 +1,40 @@
+"""Looking up one parameter: ``get``."""
+from __future__ import annotations
+
+from mxnet import gluon
+
+from . import _compat
+from .errors import not_found
+from .params import _check_block, collect
+
+
+def get(block: gluon.Block, name: str) -> gluon.Parameter:
+    """The Parameter at structural path ``name`` (like ``'0.1.0.bias'``).
+
+    On MXNet 1.x the process's global name (``'dense0_weight'``) is accepted
+    too.  On 2.x such a name raises an error that explains structural paths
+    and lists the likely ones.  Unknown names raise :class:`ParamNotFound`
+    (a ``KeyError``) listing the closest paths.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(8, in_units=4), nn.Dense(2, in_units=8))
+    >>> get(net, "1.bias") is net[1].bias
+    True
+    >>> get(net, "1.bais")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.ParamNotFound: no parameter at path '1.bais' in HybridSequential. Did you mean '1.bias', '0.bias'?
+    """
+    _check_block(block, "get")
+    params = collect(block)
+    if isinstance(name, str):
+        found = params._params.get(name)
+        if found is not None:
+            return found
+        if _compat.GLOBAL_NAMES:
+            for param in params.values():
+                if param.name == name:
+                    return param
+    raise not_found(name, params._params, params.owner_types(),
+                    type(block).__name__)

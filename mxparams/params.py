@@ -1,0 +1,224 @@
+"""Structural access to parameters: ``collect``, ``ParamDict``, ``select``."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Callable, Iterator, Sequence, Union
+
+from mxnet import gluon
+
+from . import _compat
+from ._table import Column, Table, fmt_shape
+from .errors import not_found
+
+#: What ``select`` accepts: a regular expression matched from the start of
+#: the path (``re.match``), a list of such (any may match), or a callable
+#: ``f(path, param) -> bool``.
+Select = Union[str, Sequence[str], Callable[[str, gluon.Parameter], bool], None]
+
+
+def _check_block(block: object, func: str) -> gluon.Block:
+    if isinstance(block, gluon.Block):
+        return block
+    hint = ""
+    if isinstance(block, gluon.Parameter):
+        hint = " (got a single Parameter; pass the block that holds it)"
+    elif isinstance(block, ParamDict):
+        hint = " (got a ParamDict; pass the block it was collected from)"
+    raise TypeError(f"mp.{func} expects a Gluon Block such as "
+                    f"nn.HybridSequential, got {type(block).__name__}{hint}")
+
+
+def matcher(select: Select) -> Callable[[str, gluon.Parameter], bool] | None:
+    """Turn ``select`` into ``f(path, param) -> bool``; None selects all."""
+    if select is None:
+        return None
+    if callable(select):
+        return select
+    patterns = [select] if isinstance(select, str) else select
+    if not isinstance(patterns, (list, tuple)) or not all(
+            isinstance(p, str) for p in patterns):
+        raise TypeError(
+            "select must be a regular expression (str), a list of them, or a "
+            f"callable f(path, param) -> bool; got {type(select).__name__}")
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as err:
+            raise ValueError(
+                f"select: {pattern!r} is not a valid regular expression "
+                f"({err}); to match a literal dot write '\\.', e.g. "
+                "'0\\.weight'") from None
+    if len(compiled) == 1:
+        match = compiled[0].match
+        return lambda path, _param: match(path) is not None
+    return lambda path, _param: any(c.match(path) for c in compiled)
+
+
+def blocks(root: gluon.Block) -> dict[str, gluon.Block]:
+    """Every block under ``root`` by structural path ('' is the root).
+
+    A block registered under two names appears under both paths.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(4), nn.HybridSequential())
+    >>> list(blocks(net))
+    ['', '0', '1']
+    """
+    found = {}
+    stack = [("", root)]
+    while stack:  # pre-order, children in registration order, as Gluon walks
+        path, block = stack.pop()
+        found[path] = block
+        stack.extend(reversed([(f"{path}.{name}" if path else name, child)
+                               for name, child in _compat.children(block)]))
+    return found
+
+
+class ParamDict(Mapping):
+    """A read-only mapping from structural path to Gluon's own Parameter.
+
+    Returned by :func:`collect`.  Iteration follows Gluon's traversal (a
+    block's own parameters, then its children in registration order); the
+    values are the very ``Parameter`` objects of the network, so changing
+    one changes the network.  The text repr is the same on MXNet 1.x and
+    2.x; Jupyter shows an HTML table.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(256, in_units=20), nn.Dense(10, in_units=256))
+    >>> params = collect(net)
+    >>> params
+    ParamDict(
+      0.weight  (256, 20)  float32
+      0.bias    (256,)     float32
+      1.weight  (10, 256)  float32
+      1.bias    (10,)      float32
+    )
+    >>> params["1.bias"] is net[1].bias
+    True
+    """
+
+    __slots__ = ("_params", "_root", "_owners")
+
+    def __init__(self, params: dict, root: gluon.Block | None = None):
+        self._params = params  # owned, never copied
+        self._root = root
+        self._owners: dict | None = None
+
+    def __getitem__(self, path: str) -> gluon.Parameter:
+        try:
+            return self._params[path]
+        except (KeyError, TypeError):
+            raise not_found(path, self._params, self.owner_types(),
+                            "this ParamDict") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and path in self._params
+
+    def select(self, select: Select) -> "ParamDict":
+        """The entries that ``select`` matches, as a new ParamDict.
+
+        >>> from mxnet.gluon import nn
+        >>> net = nn.HybridSequential()
+        >>> net.add(nn.Dense(3, in_units=2), nn.Dense(1, in_units=3))
+        >>> list(collect(net).select(".*bias"))
+        ['0.bias', '1.bias']
+        """
+        match = matcher(select)
+        if match is None:
+            return self
+        picked = ParamDict({k: v for k, v in self._params.items()
+                            if match(k, v)}, self._root)
+        if self._owners is not None:  # already walked: reuse it
+            picked._owners = {k: self._owners[k] for k in picked._params}
+        return picked
+
+    def unique(self) -> list[gluon.Parameter]:
+        """Each Parameter object once, in first-seen order (tied ones once).
+
+        >>> from mxnet.gluon import nn
+        >>> shared = nn.Dense(2, in_units=2)
+        >>> net = nn.HybridSequential()
+        >>> net.add(shared, shared)
+        >>> len(collect(net)), len(collect(net).unique())
+        (4, 2)
+        """
+        return list({id(p): p for p in self._params.values()}.values())
+
+    # -- owners: the block that holds each parameter --------------------
+
+    def owners(self) -> dict[str, tuple[gluon.Block | None, str]]:
+        """path -> (owning block, attribute name); blocks unknown without root."""
+        if self._owners is None:
+            by_path = blocks(self._root) if self._root is not None else {}
+            self._owners = {}
+            for path in self._params:
+                block_path, _, attr = path.rpartition(".")
+                self._owners[path] = (by_path.get(block_path), attr)
+        return self._owners
+
+    def owner_types(self) -> dict[str, str]:
+        return {path: type(block).__name__ if block is not None else ""
+                for path, (block, _) in self.owners().items()}
+
+    def shapes(self) -> dict[str, tuple | None]:
+        """Display shapes: unknown dims as None, identical on 1.x and 2.x."""
+        return {path: _compat.display_shape(block, attr, self._params[path])
+                for path, (block, attr) in self.owners().items()}
+
+    # -- display ---------------------------------------------------------
+
+    def _table(self, header: bool) -> Table:
+        shapes = self.shapes()
+        rows = [(path, fmt_shape(shapes[path]), _compat.dtype_name(p))
+                for path, p in self._params.items()]
+        return Table([Column("Path"), Column("Shape"), Column("Dtype")], rows,
+                     header=header)
+
+    def __repr__(self) -> str:
+        if not self._params:
+            return "ParamDict()"
+        body = self._table(header=False).to_text()
+        return "ParamDict(\n" + "\n".join("  " + line for line in
+                                          body.splitlines()) + "\n)"
+
+    def _repr_html_(self) -> str:
+        return self._table(header=True).to_html()
+
+
+def collect(block: gluon.Block, select: Select = None) -> ParamDict:
+    """All parameters of ``block`` by structural path, optionally selected.
+
+    The keys are exactly those Gluon's ``save_parameters`` writes, in the
+    same order, on MXNet 1.x and 2.x alike; the values are Gluon's own
+    ``Parameter`` objects.  ``select`` is a regular expression matched
+    against the start of each path (``re.match``), a list of such, or a
+    callable ``f(path, param) -> bool``.
+
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(8, in_units=4), nn.Dense(2, in_units=8))
+    >>> list(collect(net))
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    >>> list(collect(net, select=".*weight"))
+    ['0.weight', '1.weight']
+    >>> list(collect(net, select=["0", r"1\\.bias"]))
+    ['0.weight', '0.bias', '1.bias']
+    >>> list(collect(net, select=lambda path, p: p.shape[0] == 2))
+    ['1.weight', '1.bias']
+    """
+    _check_block(block, "collect")
+    params = _compat.structural_params(block)
+    match = matcher(select)
+    if match is not None:
+        params = {k: v for k, v in params.items() if match(k, v)}
+    return ParamDict(params, block)
