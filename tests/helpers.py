@@ -1,0 +1,82 @@
+"""Networks from the chapter, built the same way on MXNet 1.x and 2.x."""
+import warnings
+
+import mxnet as mx
+from mxnet import gluon
+from mxnet.gluon import nn
+
+from mxparams import _compat
+
+
+def arrays():
+    """The array module of the current mode: mx.np or mx.nd."""
+    return mx.np if _compat.current_mode() == "np" else mx.nd
+
+
+def uniform(*shape):
+    if _compat.current_mode() == "np":
+        return mx.np.random.uniform(size=shape)
+    return mx.nd.random.uniform(shape=shape)
+
+
+def chapter_mlp():
+    """Dense(256, relu) then Dense(10); not initialized, shapes deferred."""
+    net = nn.Sequential()
+    net.add(nn.Dense(256, activation="relu"))
+    net.add(nn.Dense(10))
+    return net
+
+
+def block1():
+    net = nn.Sequential()
+    net.add(nn.Dense(32, activation="relu"))
+    net.add(nn.Dense(16, activation="relu"))
+    return net
+
+
+def block2():
+    net = nn.Sequential()
+    for _ in range(4):
+        net.add(block1())
+    return net
+
+
+def rgnet():
+    net = nn.Sequential()
+    net.add(block2())
+    net.add(nn.Dense(10))
+    return net
+
+
+def tied_net():
+    """The chapter's tied layers: the same Dense block at paths 1 and 2."""
+    shared = nn.Dense(8, activation="relu")
+    net = nn.Sequential()
+    net.add(nn.Dense(8, activation="relu"), shared, shared, nn.Dense(10))
+    return net
+
+
+class Holder(gluon.Block):
+    """A custom block whose children are attributes (as in user code)."""
+
+    def __init__(self, **children):
+        super().__init__()
+        for name, child in children.items():
+            setattr(self, name, child)
+
+    def forward(self, x):
+        for _, child in _compat.children(self):
+            x = child(x)
+        return x
+
+
+def forward(net, *shape):
+    """initialize() and one forward pass on a uniform input."""
+    with warnings.catch_warnings():
+        # Gluon 2 reaches a block added twice twice, and says so for each
+        # of its parameters (COMPAT §8); 1.x lists it once.  Not ours.
+        warnings.filterwarnings("ignore", "Parameter .* is already initialized")
+        net.initialize()
+    out = net(uniform(*shape))
+    out.wait_to_read()
+    return out

@@ -1,0 +1,47 @@
+"""mp.tree: goldens shared by both versions, counts, options."""
+import pytest
+from mxnet.gluon import nn
+
+import mxparams as mp
+
+from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
+
+
+def test_nested_network(golden):
+    net = rgnet()
+    golden("tree_rgnet_deferred.txt", str(mp.tree(net)))
+    forward(net, 2, 20)
+    t = mp.tree(net)
+    golden("tree_rgnet.txt", str(t))
+    golden("tree_rgnet.html", t._repr_html_())
+    assert t.total == mp.summary(net).total
+    golden("tree_rgnet_depth1.txt", str(mp.tree(net, depth=1)))
+    assert [label for label, _ in mp.tree(net, depth=0).rows] == ["Sequential"]
+
+
+def test_parameters_as_leaves(golden):
+    net = tied_net()
+    forward(net, 2, 20)
+    golden("tree_tied_params.txt", str(mp.tree(net, params=True)))
+    assert mp.tree(net).total == mp.summary(net).total
+
+
+def test_counts_add_up_per_subtree():
+    net = Holder(body=rgnet(), head=nn.Dense(3))
+    forward(net, 2, 20)
+    counts = dict(mp.tree(net).rows)
+    assert counts["├── body: Sequential"] == mp.summary(net.body).total
+    assert counts["└── head: Dense"] == 10 * 3 + 3
+    assert counts["Holder"] == mp.summary(net).total
+
+
+def test_unknown_counts_show_as_question_marks():
+    t = mp.tree(chapter_mlp())
+    assert t.total is None
+    assert str(t).splitlines()[2].endswith("?")
+
+
+@pytest.mark.parametrize("depth", [-1, "1"])
+def test_bad_depth(depth):
+    with pytest.raises(ValueError, match="depth must be a non-negative int"):
+        mp.tree(chapter_mlp(), depth=depth)
