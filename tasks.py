@@ -113,10 +113,10 @@ def cmd_demo(opts, extra: list) -> int:
         outputs[version] = done.stdout
     first = next(iter(outputs))
     print(outputs[first], end="")
-    for version, text in outputs.items():
-        same = "identical to" if text == outputs[first] else "DIFFERENT from"
-        say(f"output on MXNet {version}: {same} MXNet {first}")
-    return 0 if len(set(outputs.values())) == 1 else 1
+    same = len(set(outputs.values())) == 1
+    say(f"printed by MXNet {first}; the output on "
+        f"{' and '.join(outputs)} is " + ("identical" if same else "DIFFERENT"))
+    return 0 if same else 1
 
 
 def cmd_bench(opts, extra: list) -> int:
