@@ -1,6 +1,7 @@
 """Structural access to parameters: ``collect``, ``ParamDict``, ``select``."""
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Callable, Iterator, Sequence, Union
@@ -54,6 +55,13 @@ def matcher(select: Select) -> Callable[[str, gluon.Parameter], bool] | None:
         match = compiled[0].match
         return lambda path, _param: match(path) is not None
     return lambda path, _param: any(c.match(path) for c in compiled)
+
+
+def elements(shape: tuple | None) -> int | None:
+    """Number of scalars in ``shape``; None while any dimension is unknown."""
+    if shape is None or None in shape:
+        return None
+    return math.prod(shape)
 
 
 def blocks(root: gluon.Block) -> dict[str, gluon.Block]:

@@ -5,14 +5,14 @@ HTML both come from the one renderer in ``_table``.
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 from mxnet import gluon
 
 from . import _compat
 from ._table import Column, Table, fmt_bytes, fmt_int, fmt_shape
-from .params import ParamDict, Select, _check_block, blocks, collect, matcher
+from .params import (ParamDict, Select, _check_block, blocks, collect,
+                     elements, matcher)
 
 
 class Row(NamedTuple):
@@ -25,12 +25,6 @@ class Row(NamedTuple):
     trainable: bool | None    # from grad_req; None: a block row with both
     tied_to: str = ""         # first path of the same Parameter object
     tensors: int = 0          # how many parameters a block row stands for
-
-
-def _elements(shape: tuple | None) -> int | None:
-    if shape is None or None in shape:
-        return None
-    return math.prod(shape)
 
 
 class Summary:
@@ -65,18 +59,17 @@ class Summary:
             block_path, _, attr = path.rpartition(".")
             owner = by_path[block_path]
             shape = _compat.display_shape(owner, attr, param)
-            size = _elements(shape)
+            size = elements(shape)
             trainable = param.grad_req != "null"
             dtype, item = _compat.dtype_info(param)
             rows.append(Row(path, type(owner).__name__, shape, dtype, size,
                             trainable, first if first != path else ""))
             unique.setdefault(id(param), (size, trainable, item))
-        params = ParamDict(selected, block)
-        self.params = params
+        self.params = ParamDict(selected, block)
         self.param_rows: tuple[Row, ...] = tuple(rows)
         self.depth = depth
         self.rows: tuple[Row, ...] = (self.param_rows if depth is None else
-                                      self._collapse(block, depth))
+                                      self._collapse(by_path, depth))
 
         self.paths = len(self.param_rows)
         self.unique = len(unique)
@@ -92,10 +85,10 @@ class Summary:
             self.known_elements - self.known_trainable if done else None)
         self.nbytes: int | None = self.known_bytes if done else None
 
-    def _collapse(self, root: gluon.Block, depth: int) -> tuple[Row, ...]:
+    def _collapse(self, by_path: dict[str, gluon.Block],
+                  depth: int) -> tuple[Row, ...]:
         """Rows whose path has more than ``depth`` block levels merge into
         one row for their ancestor block at that depth."""
-        by_path = blocks(root)
         groups: dict[str, list[tuple[Row, int]]] = {}
         order: list[tuple[str, Row | None]] = []
         for row, param in zip(self.param_rows, self.params.values()):
@@ -126,8 +119,7 @@ class Summary:
                 ".".join(r.tied_to.split(".")[:depth]) for r, _ in members
                 if r.tied_to and not r.tied_to.startswith(inside))
             rows.append(Row(
-                key, type(by_path[key]).__name__ if key else
-                type(root).__name__, None,
+                key, type(by_path[key]).__name__, None,
                 dtypes.pop() if len(dtypes) == 1 else "mixed",
                 None if None in sizes else sum(sizes),
                 flags.pop() if len(flags) == 1 else None,

@@ -1,13 +1,11 @@
 """The block hierarchy with parameter counts: ``tree``."""
 from __future__ import annotations
 
-import math
-
 from mxnet import gluon
 
 from . import _compat
 from ._table import Column, Table, fmt_int, fmt_shape
-from .params import _check_block, collect
+from .params import _check_block, collect, elements
 
 
 class Tree:
@@ -29,7 +27,7 @@ class Tree:
         below: dict[str, dict[int, int | None]] = {}
         for path, param in collected.items():
             shape = shapes[path]
-            size = None if shape is None or None in shape else math.prod(shape)
+            size = elements(shape)
             first_path.setdefault(id(param), path)
             parts = path.split(".")
             for cut in range(len(parts)):
@@ -64,8 +62,7 @@ class Tree:
                     label = f"{branch}{name} {fmt_shape(shape)}"
                     if first_path[id(param)] != full:
                         label += f" tied to {first_path[id(param)]}"
-                    self.rows.append((label, None if shape is None or None in
-                                      shape else math.prod(shape)))
+                    self.rows.append((label, elements(shape)))
 
         self.rows.append((type(block).__name__, count("")))
         walk("", block, "", 0)
