@@ -70,13 +70,20 @@ class Holder(gluon.Block):
         return x
 
 
-def forward(net, *shape):
-    """initialize() and one forward pass on a uniform input."""
+def initialize(net):
+    """net.initialize() without Gluon 2's warning for a block added twice.
+
+    Gluon 2 reaches such a block once per path and warns "already
+    initialized" for each of its parameters (COMPAT §8); 1.x lists it once.
+    """
     with warnings.catch_warnings():
-        # Gluon 2 reaches a block added twice twice, and says so for each
-        # of its parameters (COMPAT §8); 1.x lists it once.  Not ours.
         warnings.filterwarnings("ignore", "Parameter .* is already initialized")
         net.initialize()
+
+
+def forward(net, *shape):
+    """initialize() and one forward pass on a uniform input."""
+    initialize(net)
     out = net(uniform(*shape))
     out.wait_to_read()
     return out

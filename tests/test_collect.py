@@ -184,15 +184,11 @@ def test_empty_block():
 
 # -- 1.x global names: accepted on 1.x, explained on 2.x ---------------------
 
-def _first_dense_name(net):
-    return net[0].weight.name  # 'dense<N>_weight' on 1.x, 'weight' on 2.x
-
-
 def test_legacy_names(mode):
     net = chapter_mlp()
     forward(net, 2, 20)
     if _compat.GLOBAL_NAMES:
-        name = _first_dense_name(net)
+        name = net[0].weight.name  # 'dense<N>_weight': counted per process
         assert re.fullmatch(r"dense\d+_weight", name)
         assert mp.get(net, name) is net[0].weight
         # A ParamDict's keys are paths only; it says which path the name is.

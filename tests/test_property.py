@@ -7,7 +7,6 @@ navigation by attribute and index.
 """
 import math
 import re
-import warnings
 import zipfile
 
 import mxnet as mx
@@ -20,7 +19,7 @@ import mxparams as mp
 from mxparams import _compat
 from mxparams.params import blocks
 
-from helpers import Holder
+from helpers import Holder, initialize
 
 sizes = st.integers(1, 6)
 maybe = st.integers(0, 6)  # 0: leave the input size to inference
@@ -109,14 +108,11 @@ def saved_keys(net, tmp_path):
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow,
                                  HealthCheck.function_scoped_fixture])
-@given(spec=network, initialize=st.booleans(), data=st.data())
-def test_random_networks(spec, initialize, data, tmp_path):
+@given(spec=network, init=st.booleans(), data=st.data())
+def test_random_networks(spec, init, data, tmp_path):
     net = build(spec, [])
-    if initialize:
-        with warnings.catch_warnings():
-            # A block reached twice: Gluon 2 warns per parameter (COMPAT §8).
-            warnings.filterwarnings("ignore", "Parameter .* is already init")
-            net.initialize()
+    if init:
+        initialize(net)
 
     gluon_view = net._collect_params_with_prefix()
     params = mp.collect(net)
