@@ -60,7 +60,7 @@ def ensure_env(version: str) -> Path:
     cmd = [str(env_python(version)), "-m", "pip", "install", "--quiet",
            "--disable-pip-version-check",
            "-c", str(ROOT / "ci" / "constraints.txt"),
-           f"mxnet=={version}", "-e", f"{ROOT}[test]"]
+           f"mxnet=={version}", "-e", f"{ROOT}[test,plot]"]
     done = subprocess.run(cmd, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"[tasks] FAILED to build the MXNet {version} "
