@@ -12,21 +12,31 @@ MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 >>> list(mp.collect(net))
 ['0.weight', '0.bias']
 """
-from .errors import ParamNotFound
+from .assign import constant, set_data
+from .errors import ParamNotFound, ShapeMismatch
+from .initialization import Initializer, initialize
 from .lookup import get
 from .params import ParamDict, collect
 from .summary import Summary, summary
 from .tree import Tree, tree
+from .tying import tie, tied_groups
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Initializer",
     "ParamDict",
     "ParamNotFound",
+    "ShapeMismatch",
     "Summary",
     "Tree",
     "collect",
+    "constant",
     "get",
+    "initialize",
+    "set_data",
     "summary",
+    "tie",
+    "tied_groups",
     "tree",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import weakref
 from typing import Iterator
 
@@ -215,5 +216,78 @@ def add_param(block: gluon.Block, name: str, **kwargs) -> gluon.Parameter:
         param = block.params.get(name, **kwargs)
     else:
         param = gluon.Parameter(name, **kwargs)
+    setattr(block, name, param)
+    return param
+
+
+# --- initialization, tying, constants (issue 3) ---
+
+# Gate (COMPAT §9): 2.x renamed Parameter.list_ctx to list_device (and
+# list_ctx warns there); both return the devices of the copies, or while
+# initialization is deferred, the devices it will use.
+_LIST_DEVICES = getattr(gluon.Parameter, "list_device", None) or gluon.Parameter.list_ctx
+
+
+def attr_name(param: gluon.Parameter) -> str:
+    """The attribute-level name ('weight') on both versions.
+
+    2.x names a Parameter by its attribute only; 1.x prefixes the global
+    block names ('dense0_weight', 'hybridsequential0_dense1_bias').
+    """
+    if not GLOBAL_NAMES:
+        return param.name
+    return re.sub(r"^(?:[a-z]+\d+_)+", "", param.name)
+
+
+def devices(param: gluon.Parameter) -> list:
+    """The devices holding copies of ``param`` ([] if not initialized)."""
+    if param._data is None and not param._deferred_init:
+        return []
+    return list(_LIST_DEVICES(param))
+
+
+# Gate (COMPAT §8): 2.x ties blocks after construction with the official
+# Block.share_parameters; 1.x has no such method and forbids re-assigning a
+# Parameter attribute, so the tie is done on the three structures that
+# 1.x's own ``params=`` sharing ends up with (the verified helper H4).
+SHARE_PARAMETERS: bool = hasattr(gluon.Block, "share_parameters")
+
+
+def _owner(root: gluon.Block, path: str) -> tuple[gluon.Block, str]:
+    *names, attr = path.split(".")
+    block = root
+    for name in names:
+        block = dict(children(block))[name]
+    return block, attr
+
+
+def share(dst: gluon.Block, mapping: dict) -> None:
+    """Make ``dst`` use the given Parameters: {structural path in dst: Parameter}."""
+    if SHARE_PARAMETERS:
+        dst.share_parameters(dict(mapping))
+        return
+    for path, new in mapping.items():
+        block, attr = _owner(dst, path)
+        old = block._reg_params[attr]
+        block._reg_params[attr] = new
+        object.__setattr__(block, attr, new)
+        # 1.x initialize() and Trainer read the block's ParameterDict,
+        # keyed by global name: the tied Parameter replaces the old one.
+        block._params._params.pop(old.name, None)
+        block._params._params[new.name] = new
+
+
+def make_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
+    """A grad_req='null' Parameter holding ``value``, owned by ``block``.
+
+    1.x creates constants through the block's ParameterDict
+    (``params.get_constant(name, value)``; ``Constant(value)`` raises);
+    2.x has no ParameterDict and takes ``gluon.Constant(value)``
+    (``Constant(name, value)`` raises) (COMPAT §2).
+    """
+    if GLOBAL_NAMES:
+        param = block.params.get_constant(name, value)
+    else:
+        param = gluon.Constant(value)
     setattr(block, name, param)
     return param

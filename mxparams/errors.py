@@ -24,6 +24,16 @@ class ParamNotFound(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ShapeMismatch(ValueError):
+    """Two shapes that must agree do not; the message gives expected vs got.
+
+    >>> raise ShapeMismatch("'0.weight': expected shape (256, 20), got (20, 256)")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.ShapeMismatch: '0.weight': expected shape (256, 20), got (20, 256)
+    """
+
+
 # A 1.x global name: one or more '<class><counter>_' prefixes, then the
 # attribute, e.g. 'dense0_weight', 'hybridsequential0_batchnorm1_running_mean'.
 _GLOBAL_NAME = re.compile(r"^(?:[a-z]+\d+_)*([a-z]+)\d+_([A-Za-z_]\w*)$")

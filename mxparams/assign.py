@@ -1,0 +1,134 @@
+"""Setting parameter values: ``set_data`` and ``constant``."""
+from __future__ import annotations
+
+import numpy
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from . import _compat
+from ._table import fmt_shape
+from .errors import ShapeMismatch
+
+
+def _label(param: gluon.Parameter) -> str:
+    return f"parameter {_compat.attr_name(param)!r}"
+
+
+def _as_array(value):
+    """(array-like with .shape and .dtype, numpy dtype) without copying MXNet data."""
+    if isinstance(value, mx.nd.NDArray):  # also mx.np.ndarray
+        return value, numpy.dtype(value.dtype)
+    if isinstance(value, numpy.ndarray):
+        return value, value.dtype
+    raise TypeError(
+        f"set_data takes an MXNet or numpy array, got {type(value).__name__}; "
+        "wrap lists or scalars with numpy.array(...)")
+
+
+def _convert(value, like):
+    """The value as the array type of ``like`` (mx.np vs legacy mx.nd).
+
+    Gluon's own ``set_data`` refuses to assign an mx.nd array into an mx.np
+    parameter (COMPAT §7); the array type follows the mode the parameter
+    was created in, not the MXNet version.
+    """
+    target_np = isinstance(like, mx.np.ndarray)
+    if isinstance(value, mx.np.ndarray):
+        return value if target_np else value.as_nd_ndarray()
+    if isinstance(value, mx.nd.NDArray):
+        return value.as_np_ndarray() if target_np else value
+    return value  # numpy: Gluon copies it into either kind
+
+
+def set_data(param: gluon.Parameter, value) -> None:
+    """Assign ``value`` to every copy of an initialized Parameter.
+
+    Checks first, changes after: the shape must equal the parameter's
+    (``mp.ShapeMismatch`` otherwise) and the dtype must convert without
+    changing kind (float64 into float32 is fine, float into int is not).
+    Accepts mx.np, mx.nd and numpy arrays, and is safe inside
+    ``autograd.record()``, where a plain in-place write raises.
+
+    >>> import numpy
+    >>> import mxparams as mp
+    >>> from mxnet import autograd
+    >>> from mxnet.gluon import nn
+    >>> layer = nn.Dense(2, in_units=3)
+    >>> layer.initialize()
+    >>> with autograd.record():
+    ...     mp.set_data(layer.bias, numpy.array([1.0, 2.0]))
+    >>> layer.bias.data().tolist()
+    [1.0, 2.0]
+    >>> mp.set_data(layer.weight, numpy.zeros((3, 2)))
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.ShapeMismatch: cannot set parameter 'weight': expected shape (2, 3), got (3, 2)
+    """
+    if not isinstance(param, gluon.Parameter):
+        raise TypeError(f"set_data takes a Gluon Parameter (e.g. "
+                        f"mp.get(net, '0.weight')), got {type(param).__name__}")
+    array, dtype = _as_array(value)
+    if _compat.is_pending(param):
+        raise RuntimeError(
+            f"cannot set {_label(param)}: its shape "
+            f"{fmt_shape(_compat.raw_shape(param))} is not known yet "
+            "(deferred initialization); run a forward pass first")
+    if not _compat.is_initialized(param):
+        raise RuntimeError(
+            f"cannot set {_label(param)}: it is not initialized; call "
+            "net.initialize() (or mp.initialize(net)) and run a forward pass "
+            "first")
+    shape = tuple(param.shape)
+    if tuple(array.shape) != shape:
+        raise ShapeMismatch(f"cannot set {_label(param)}: expected shape "
+                            f"{fmt_shape(shape)}, got {fmt_shape(tuple(array.shape))}")
+    expected = numpy.dtype(_compat.dtype_name(param))
+    if not numpy.can_cast(dtype, expected, casting="same_kind"):
+        raise TypeError(f"cannot set {_label(param)}: its dtype is "
+                        f"{expected.name}, got {dtype.name}; convert with "
+                        f".astype('{expected.name}') if that is intended")
+    array = _convert(array, param.list_data()[0])
+    # Writing into an array that a recorded graph uses is an error inside
+    # autograd.record() (COMPAT §7); the assignment is not part of the graph.
+    with autograd.pause():
+        param.set_data(array)
+
+
+def constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
+    """Register a constant (``grad_req='null'``) parameter on ``block``.
+
+    The parameter becomes attribute ``name`` of ``block`` and is returned;
+    ``initialize()`` fills it with ``value`` and training never changes it.
+    Call it in the block's ``__init__`` without assigning the result to
+    the same attribute again (MXNet 1.x forbids re-assigning a Parameter
+    attribute).
+
+    >>> import mxparams as mp
+    >>> from mxnet import np
+    >>> from mxnet.gluon import nn
+    >>> class Scaled(nn.Block):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         mp.constant(self, "scale", np.array([2.0, 3.0]))
+    ...     def forward(self, x):
+    ...         return x * self.scale.data()
+    >>> net = Scaled()
+    >>> net.initialize()
+    >>> net(np.ones(2)).tolist()
+    [2.0, 3.0]
+    >>> net.scale.grad_req
+    'null'
+    """
+    if not isinstance(block, gluon.Block):
+        raise TypeError(f"constant takes the Block to register on, got "
+                        f"{type(block).__name__}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"constant name must be a Python identifier, got {name!r}")
+    if hasattr(block, name):
+        raise ValueError(f"{type(block).__name__} already has an attribute "
+                         f"{name!r}; choose another name for the constant")
+    if not isinstance(value, (mx.nd.NDArray, numpy.ndarray)):
+        raise TypeError(f"constant value must be an MXNet or numpy array, "
+                        f"got {type(value).__name__}")
+    return _compat.make_constant(block, name, value)

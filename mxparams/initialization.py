@@ -1,0 +1,178 @@
+"""Initialization by structural path: ``initialize`` and ``Initializer``.
+
+Everything goes through Gluon's own ``Parameter.initialize``, one call per
+Parameter, with the requested initializer as its *default*: a layer's own
+``weight_initializer``/``bias_initializer`` keeps precedence exactly as in
+``Block.initialize``, deferred initialization still waits for the first
+forward pass, and Gluon's built-in initializers run unchanged.  What
+mxparams adds is the path: Gluon tells an initializer the Parameter's name,
+which is the global ``dense0_weight`` on 1.x and a bare ``weight`` on 2.x;
+an ``mp.Initializer`` is told ``0.weight`` on both.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Union
+
+import mxnet as mx
+from mxnet import gluon
+
+from . import _compat
+from .params import ParamDict, Select, collect
+
+InitSpec = Union[None, str, mx.init.Initializer]
+
+
+class Initializer(mx.init.Initializer):
+    """Base class for initializers that see structural paths.
+
+    Subclasses implement ``init_weight(self, path, arr)`` and fill ``arr``
+    in place; ``path`` is the parameter's structural path (``'0.weight'``)
+    on every MXNet version.  A method named after the path's last part
+    (``init_bias``, ``init_gamma``, ...) is used instead when defined.
+    Pass instances to :func:`initialize`.
+
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> class Ones(mp.Initializer):
+    ...     def init_weight(self, path, arr):
+    ...         print("init", path, arr.shape)
+    ...         arr[:] = 1
+    >>> net = nn.Sequential()
+    >>> net.add(nn.Dense(3, in_units=2), nn.Dense(1, in_units=3))
+    >>> mp.initialize(net, Ones())
+    init 0.weight (3, 2)
+    init 1.weight (1, 3)
+    >>> float(net[1].weight.data().sum())
+    3.0
+    """
+
+    def init_weight(self, path: str, arr) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} must define init_weight(self, path, arr)")
+
+    def _init_weight(self, name, arr):
+        # Reached only when Gluon calls the initializer itself, without the
+        # path: the name it passes differs between MXNet versions.
+        raise TypeError(
+            f"{type(self).__name__} is an mp.Initializer: it receives "
+            f"structural paths, which Gluon's initialize() does not know. "
+            f"Use mp.initialize(net, {type(self).__name__}(...)) instead of "
+            "net.initialize(...)")
+
+    def _method_for(self, path: str):
+        attr = path.rpartition(".")[2]
+        return getattr(self, f"init_{attr}", None) or self.init_weight
+
+
+class _AtPath(mx.init.Initializer):
+    """Gluon-facing adapter: calls an ``Initializer`` with one fixed path.
+
+    Gluon calls ``_init_weight`` of the effective initializer of each
+    Parameter (COMPAT §5), so one adapter per Parameter is enough, and it
+    is still the right one when initialization is deferred.
+    """
+
+    def __init__(self, init: Initializer, path: str):
+        super().__init__()
+        self._user = init
+        self._path = path
+
+    def _init_weight(self, _name, arr):
+        self._user._method_for(self._path)(self._path, arr)
+
+
+def _builtin_names() -> list[str]:
+    names = mx.registry.get_registry(mx.init.Initializer)
+    # gluon.Constant registers one alias per constant ('constant_<id>');
+    # those are not initializers a user would name.
+    return sorted(n for n in names if not re.search(r"\d", n))
+
+
+def _resolve(init: InitSpec) -> mx.init.Initializer:
+    """Validate ``init`` before anything is changed."""
+    if init is None:
+        return mx.init.Uniform()  # Gluon's own default (Block.initialize)
+    if isinstance(init, mx.init.Initializer):
+        return init
+    if isinstance(init, str):
+        names = _builtin_names()
+        if init.lower() not in names:
+            close = difflib.get_close_matches(init.lower(), names, n=3)
+            hint = (f"did you mean {', '.join(map(repr, close))}? " if close
+                    else "")
+            raise ValueError(
+                f"unknown initializer {init!r}; {hint}built-in names: "
+                f"{', '.join(names)}; or pass an instance such as "
+                "mx.init.Normal(0.01)")
+        return mx.init.create(init)
+    raise TypeError(
+        f"init must be an initializer instance (mx.init.Xavier(), an "
+        f"mp.Initializer subclass), a built-in name such as 'xavier', or "
+        f"None; got {type(init).__name__}")
+
+
+def _targets(target, select: Select) -> dict:
+    if isinstance(target, gluon.Parameter):
+        if select is not None:
+            raise TypeError("select applies to a Block or a ParamDict, not "
+                            "to a single Parameter")
+        # A lone Parameter does not know its path; its attribute name
+        # ('weight') is the best stable stand-in.
+        return {_compat.attr_name(target): target}
+    if isinstance(target, ParamDict):
+        return dict(target.select(select)) if select is not None else dict(target)
+    if isinstance(target, gluon.Block):
+        return dict(collect(target, select))
+    raise TypeError(
+        f"initialize() takes a Block, a Parameter or an mp.ParamDict, got "
+        f"{type(target).__name__}")
+
+
+def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
+               init: InitSpec = None, *, select: Select = None,
+               force_reinit: bool = True, ctx=None) -> None:
+    """Initialize parameters with Gluon's initializers, by path.
+
+    ``target`` is a Block, a single Parameter or a ParamDict; ``select``
+    picks paths as in :func:`collect`.  ``init`` is a Gluon initializer
+    (``mx.init.Normal(0.01)``), a built-in name (``'xavier'``), an
+    :class:`Initializer`, or None for Gluon's default ``Uniform()``.
+    A layer's own ``weight_initializer``/``bias_initializer`` takes
+    precedence, as in ``Block.initialize`` (so Dense biases stay 0).
+    Parameters whose shape is unknown are initialized at the first forward
+    pass.  Unlike Gluon, ``force_reinit`` defaults to True: calling it means
+    "set these values now"; with ``force_reinit=False`` parameters that are
+    already initialized (or waiting for their shape) are left alone.  Copies stay on their devices unless ``ctx``
+    is given.  A Parameter reachable by several paths (tied) is initialized
+    once, under its first path.
+
+    >>> import mxparams as mp
+    >>> from mxnet import init
+    >>> from mxnet.gluon import nn
+    >>> net = nn.Sequential()
+    >>> net.add(nn.Dense(4, in_units=3), nn.Dense(2, in_units=4))
+    >>> mp.initialize(net, init.Constant(0.5), select="1")
+    >>> net[1].weight.data()[0].tolist(), net[1].bias.data().tolist()
+    ([0.5, 0.5, 0.5, 0.5], [0.0, 0.0])
+    >>> mp.initialize(net, "xavier", select=r".*\\.weight")
+    >>> mp.initialize(net, "xavir")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown initializer 'xavir'; did you mean 'xavier'? ...
+    """
+    default = _resolve(init)
+    params = _targets(target, select)
+    seen = set()
+    for path, param in params.items():
+        if id(param) in seen:
+            continue
+        seen.add(id(param))
+        if not force_reinit and (_compat.is_initialized(param)
+                                 or _compat.is_pending(param)):
+            continue  # Gluon would warn, naming it ambiguously on 2.x
+        where = ctx if ctx is not None else (_compat.devices(param) or None)
+        chosen = _AtPath(default, path) if isinstance(default, Initializer) else default
+        # Positional: the device argument is ctx= on 1.x and device= on 2.x.
+        param.initialize(None, where, chosen, force_reinit)
