@@ -13,10 +13,14 @@ MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 ['0.weight', '0.bias']
 """
 from .assign import constant, set_data
-from .errors import ParamNotFound, ShapeMismatch
+from .errors import NonFiniteError, ParamNotFound, ShapeMismatch
+from .finite import FiniteReport, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
 from .params import ParamDict, collect
+from .plot import plot_hist
+from .replicas import ReplicaReport, check_replicas
+from .stats import Stats, Watch, stats
 from .summary import Summary, summary
 from .tree import Tree, tree
 from .tying import tie, tied_groups
@@ -24,17 +28,26 @@ from .tying import tie, tied_groups
 __version__ = "0.1.0"
 
 __all__ = [
+    "FiniteReport",
     "Initializer",
+    "NonFiniteError",
     "ParamDict",
     "ParamNotFound",
+    "ReplicaReport",
     "ShapeMismatch",
+    "Stats",
     "Summary",
     "Tree",
+    "Watch",
+    "check_finite",
+    "check_replicas",
     "collect",
     "constant",
     "get",
     "initialize",
+    "plot_hist",
     "set_data",
+    "stats",
     "summary",
     "tie",
     "tied_groups",

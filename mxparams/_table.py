@@ -104,3 +104,28 @@ def fmt_bytes(n: int) -> str:
         size /= 1024
     human = f"{n} B" if unit == "B" else f"{size:.2f} {unit}"
     return f"{n:,} bytes" if unit == "B" else f"{n:,} bytes ({human})"
+
+
+def fmt_float(x: float | None) -> str:
+    """A statistic in 4 significant digits, the same text on every platform.
+
+    nan/inf print as 'nan', 'inf', '-inf'; -0.0 prints as '0' (a sign
+    that depends on summation order is noise); None (not computed) as '?'.
+
+    >>> [fmt_float(v) for v in (0.123456, -0.0, 1e-7, 12345678.0, None)]
+    ['0.1235', '0', '1e-07', '1.235e+07', '?']
+    >>> [fmt_float(float(v)) for v in ("nan", "inf", "-inf")]
+    ['nan', 'inf', '-inf']
+    """
+    if x is None:
+        return "?"
+    if x != x:
+        return "nan"
+    if x in (float("inf"), float("-inf")):
+        return "inf" if x > 0 else "-inf"
+    return "0" if x == 0 else f"{x:.4g}"
+
+
+def fmt_devices(devices) -> str:
+    """[cpu(0), cpu(1)] -> 'cpu(0), cpu(1)'; no devices -> '-'."""
+    return ", ".join(map(str, devices)) if devices else "-"

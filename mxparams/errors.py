@@ -34,6 +34,23 @@ class ShapeMismatch(ValueError):
     """
 
 
+class NonFiniteError(ValueError):
+    """Parameters or gradients hold NaN or Inf; raised by ``check_finite``.
+
+    The message names every path with its NaN and Inf counts; ``report``
+    holds the full :class:`~mxparams.finite.FiniteReport`.
+
+    >>> raise NonFiniteError("NaN or Inf in 1 array: '0.weight' (grad): 3 NaN")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.NonFiniteError: NaN or Inf in 1 array: '0.weight' (grad): 3 NaN
+    """
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
 # A 1.x global name: one or more '<class><counter>_' prefixes, then the
 # attribute, e.g. 'dense0_weight', 'hybridsequential0_batchnorm1_running_mean'.
 _GLOBAL_NAME = re.compile(r"^(?:[a-z]+\d+_)*([a-z]+)\d+_([A-Za-z_]\w*)$")

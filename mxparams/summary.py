@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import mxnet as mx
 from mxnet import gluon
 
 from . import _compat
-from ._table import Column, Table, fmt_bytes, fmt_int, fmt_shape
+from ._table import Column, Table, fmt_bytes, fmt_devices, fmt_int, fmt_shape
 from .params import (ParamDict, Select, _check_block, blocks, collect,
                      elements, matcher)
+
+
+_CPU0 = mx.cpu(0)
 
 
 class Row(NamedTuple):
@@ -25,6 +29,7 @@ class Row(NamedTuple):
     trainable: bool | None    # from grad_req; None: a block row with both
     tied_to: str = ""         # first path of the same Parameter object
     tensors: int = 0          # how many parameters a block row stands for
+    devices: tuple = ()       # devices holding copies; () before initialize
 
 
 class Summary:
@@ -63,7 +68,8 @@ class Summary:
             trainable = param.grad_req != "null"
             dtype, item = _compat.dtype_info(param)
             rows.append(Row(path, type(owner).__name__, shape, dtype, size,
-                            trainable, first if first != path else ""))
+                            trainable, first if first != path else "",
+                            devices=tuple(_compat.devices(param))))
             unique.setdefault(id(param), (size, trainable, item))
         self.params = ParamDict(selected, block)
         self.param_rows: tuple[Row, ...] = tuple(rows)
@@ -118,12 +124,14 @@ class Summary:
             tied = dict.fromkeys(
                 ".".join(r.tied_to.split(".")[:depth]) for r, _ in members
                 if r.tied_to and not r.tied_to.startswith(inside))
+            devices = dict.fromkeys(d for r, _ in members for d in r.devices)
             rows.append(Row(
                 key, type(by_path[key]).__name__, None,
                 dtypes.pop() if len(dtypes) == 1 else "mixed",
                 None if None in sizes else sum(sizes),
                 flags.pop() if len(flags) == 1 else None,
-                ", ".join(tied), tensors=len(members)))
+                ", ".join(tied), tensors=len(members),
+                devices=tuple(devices)))
         return tuple(rows)
 
     # -- rendering -------------------------------------------------------
@@ -131,9 +139,14 @@ class Summary:
     def table(self) -> Table:
         """The data as a :class:`Table` (what ``str`` and HTML render)."""
         tied = any(r.tied_to for r in self.rows)
-        columns = [Column("Path"), Column("Type"), Column("Shape"),
-                   Column("Dtype"), Column("Elements", right=True),
-                   Column("Trainable")] + ([Column("Tied to")] if tied else [])
+        # Most networks live on cpu(0) alone: the column appears only when
+        # the devices say something (data-parallel copies, a GPU).
+        devices = any(len(r.devices) > 1 or (r.devices and r.devices[0] != _CPU0)
+                      for r in self.rows)
+        columns = ([Column("Path"), Column("Type"), Column("Shape"),
+                    Column("Dtype"), Column("Elements", right=True),
+                    Column("Trainable")] + [Column("Tied to")] * tied
+                   + [Column("Devices")] * devices)
         yes_no = {True: "yes", False: "no", None: "mixed"}
         cells = []
         for r in self.rows:
@@ -141,8 +154,14 @@ class Summary:
                      f"{r.tensors} tensor" + ("s" if r.tensors > 1 else ""))
             line = [r.path, r.layer, shape, r.dtype, fmt_int(r.elements),
                     yes_no[r.trainable]]
-            cells.append(line + [r.tied_to] if tied else line)
-        return Table(columns, cells, self._footer())
+            cells.append(line + [r.tied_to] * tied
+                         + [fmt_devices(r.devices)] * devices)
+        footer = self._footer()
+        if any(len(r.devices) > 1 for r in self.rows):
+            # Each device holds its own copy; the totals count one.
+            footer = [(k, v + " per copy" if k == "Memory" else v)
+                      for k, v in footer]
+        return Table(columns, cells, footer)
 
     def _footer(self) -> list[tuple[str, str]]:
         counts = f"{self.paths} paths, {self.unique} unique"
@@ -178,7 +197,9 @@ def summary(block: gluon.Block, *, select: Select = None,
     trainable (``grad_req != 'null'``) and, for a parameter reachable by
     several paths, the path it is tied to.  ``select`` filters paths as in
     :func:`collect`; ``depth`` cuts paths after that many block levels and
-    merges what lies below into one row per block.
+    merges what lies below into one row per block.  A ``Devices`` column
+    appears only when some parameter has copies on several devices or lives
+    elsewhere than ``cpu(0)``; the memory then counts one copy.
 
     >>> from mxnet.gluon import nn
     >>> net = nn.HybridSequential()

@@ -1,0 +1,110 @@
+"""The arrays behind diagnostics: which ones, and their statistics on the host.
+
+``stats``, ``Watch``, ``check_finite``, ``check_replicas`` and ``plot_hist``
+all walk the same list of (path, kind) entries, where kind is ``'data'``
+or ``'grad'``, and read the same statistics.  Statistics are computed with
+numpy in float64 from ``asnumpy()`` copies: MXNet's own reductions sum in
+an order that differs between versions and devices, so the printed digits
+would not be stable.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy
+from mxnet import gluon
+
+from . import _compat
+from .params import Select, _check_block, matcher
+
+KINDS = ("data", "grad")
+
+#: The statistics of one array, in the order tables show them.
+STAT_FIELDS = ("mean", "std", "min", "max", "norm", "zeros", "nan", "inf")
+
+
+class Entry(NamedTuple):
+    """One array to look at: a parameter's values or its gradient."""
+    path: str
+    kind: str                 # 'data' or 'grad'
+    param: gluon.Parameter
+    tied_to: str              # first path of the same Parameter, '' if this
+
+
+def entries(block: gluon.Block, select: Select, grads: bool,
+            func: str) -> list[Entry]:
+    """The selected (path, kind) entries in Gluon's order, data before grad.
+
+    Gradients are skipped for ``grad_req='null'`` (there is none).  A tied
+    Parameter appears at each of its paths, like in ``summary``.
+    """
+    _check_block(block, func)
+    match = matcher(select)
+    first: dict[int, str] = {}
+    found = []
+    for path, param in _compat.structural_params(block).items():
+        tied = first.setdefault(id(param), path)
+        if match is not None and not match(path, param):
+            continue
+        tied = tied if tied != path else ""
+        found.append(Entry(path, "data", param, tied))
+        if grads and param.grad_req != "null":
+            found.append(Entry(path, "grad", param, tied))
+    return found
+
+
+def copies(param: gluon.Parameter, kind: str) -> list:
+    """The arrays of ``param`` (one per device); [] before initialization."""
+    if not _compat.is_initialized(param):
+        return []
+    return param.list_data() if kind == "data" else param.list_grad()
+
+
+def on_host(array) -> numpy.ndarray:
+    """The values as a flat float64 numpy array (an exact widening)."""
+    return array.asnumpy().astype(numpy.float64).ravel()
+
+
+def host_stats(values: numpy.ndarray) -> tuple:
+    """(mean, std, min, max, norm, zeros, nan, inf) of float64 ``values``.
+
+    numpy semantics: one NaN makes mean/std/min/max/norm NaN; ``std`` is
+    the population standard deviation; ``zeros`` is the fraction of exact
+    zeros; ``nan`` and ``inf`` are counts (inf counts both signs).
+    """
+    size = values.size
+    if size == 0:
+        return (math.nan,) * 6 + (0, 0)
+    # inf - inf inside mean/std is nan by design; no warning for it.
+    with numpy.errstate(all="ignore"):
+        return (float(values.mean()), float(values.std()),
+                float(values.min()), float(values.max()),
+                # Not numpy.linalg.norm: BLAS may sum in a thread-dependent
+                # order; add.reduce is numpy's fixed pairwise summation.
+                float(numpy.sqrt(numpy.add.reduce(values * values))),
+                int(numpy.count_nonzero(values == 0)) / size,
+                int(numpy.count_nonzero(numpy.isnan(values))),
+                int(numpy.count_nonzero(numpy.isinf(values))))
+
+
+def first_copy_stats(found: list[Entry]) -> list[tuple | None]:
+    """Statistics of each entry's first copy (None before initialization).
+
+    Each (Parameter, kind) is read once, however many paths reach it.
+    """
+    done: dict[tuple[int, str], tuple | None] = {}
+    result = []
+    for e in found:
+        key = (id(e.param), e.kind)
+        if key not in done:
+            arrays = copies(e.param, e.kind)
+            done[key] = host_stats(on_host(arrays[0])) if arrays else None
+        result.append(done[key])
+    return result
+
+
+def multi_device(found: list[Entry]) -> list[str]:
+    """Paths of the entries whose parameter has copies on several devices."""
+    return list(dict.fromkeys(e.path for e in found
+                              if len(_compat.devices(e.param)) > 1))

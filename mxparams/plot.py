@@ -1,0 +1,111 @@
+"""Histograms of parameter values: ``plot_hist`` (needs ``mxparams[plot]``)."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy
+from mxnet import gluon
+
+from . import _arrays
+from .params import Select
+
+_INSTALL = "pip install mxparams[plot]"
+
+
+def _pyplot():
+    """matplotlib.pyplot, imported only when a plot is asked for."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError(
+            f"mp.plot_hist needs matplotlib, which is not installed; install "
+            f"the plot extra: {_INSTALL}") from err
+    return plt
+
+
+def plot_hist(block: gluon.Block, select: Select = None, grads: bool = False,
+              *, bins: int = 50, columns: int = 4):
+    """A grid of histograms, one per parameter (and gradient); returns the Figure.
+
+    One panel per selected parameter, titled with its path (a tied
+    parameter once, titled with all its paths), drawn from the values of
+    its first device's copy; ``grads=True`` puts each parameter's gradient
+    next to it (two panels per row).  NaN and Inf cannot be binned: the
+    panel says how many it left out.  Parameters not initialized yet get
+    an empty panel that says so.
+
+    Needs matplotlib (``pip install mxparams[plot]``), imported only here;
+    the figure is closed in pyplot before it is returned, so Jupyter shows
+    it once (as the cell's value) and scripts save it with
+    ``fig.savefig("hist.png")``.
+
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(4, in_units=3), nn.Dense(2, in_units=4))
+    >>> net.initialize()
+    >>> fig = mp.plot_hist(net, select=".*weight", grads=True)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['0.weight', '0.weight (grad)', '1.weight', '1.weight (grad)']
+    """
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive int, got {bins!r}")
+    if not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive int, got {columns!r}")
+    found = _arrays.entries(block, select, grads, "plot_hist")
+    if not found:
+        raise ValueError(f"plot_hist: select={select!r} matches no parameter "
+                         "path; list them with mp.collect(block).keys()")
+    # One panel per Parameter: tied paths share it and its title.
+    names: dict[int, list[str]] = {}
+    params = {}
+    for e in found:
+        if e.kind == "data":  # every path has a data entry
+            names.setdefault(id(e.param), []).append(e.path)
+            params[id(e.param)] = e.param
+    plt = _pyplot()
+
+    ncols = 2 if grads else min(columns, len(params))
+    nrows = len(params) if grads else math.ceil(len(params) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(3.2 * ncols, 2.4 * nrows))
+    # Returned, not shown: closing it in pyplot keeps Jupyter from drawing
+    # it twice and a training loop from accumulating open figures.
+    plt.close(fig)
+    cells = iter(axes.flat)
+    for key, param in params.items():
+        title = ", ".join(names[key])
+        kinds = ["data", "grad"] if grads else ["data"]
+        for kind in kinds:
+            ax = next(cells)
+            if kind == "grad" and param.grad_req == "null":
+                fig.delaxes(ax)
+                continue
+            _draw(ax, param, kind, title + (" (grad)" if kind == "grad" else ""),
+                  bins)
+    for ax in cells:  # the unused end of the last row
+        fig.delaxes(ax)
+    with warnings.catch_warnings():
+        # Very many panels leave no room for margins; the grid still draws.
+        warnings.filterwarnings("ignore", "Tight layout not applied")
+        fig.tight_layout()
+    return fig
+
+
+def _draw(ax, param: gluon.Parameter, kind: str, title: str, bins: int) -> None:
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    arrays = _arrays.copies(param, kind)
+    if not arrays:
+        ax.text(0.5, 0.5, "not initialized", ha="center", va="center",
+                transform=ax.transAxes)
+        return
+    values = _arrays.on_host(arrays[0])
+    finite = values[numpy.isfinite(values)]
+    if finite.size:
+        ax.hist(finite, bins=bins)
+    left_out = values.size - finite.size
+    if left_out:
+        ax.text(0.98, 0.95, f"{left_out:,} NaN/Inf not shown", ha="right",
+                va="top", fontsize=7, color="red", transform=ax.transAxes)

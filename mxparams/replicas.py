@@ -1,0 +1,129 @@
+"""Copies of a parameter on several devices that should be equal: ``check_replicas``."""
+from __future__ import annotations
+
+import html
+from typing import NamedTuple
+
+import numpy
+from mxnet import gluon
+
+from . import _arrays, _compat
+from ._table import Column, Table, fmt_float, fmt_int
+from .params import Select
+
+
+class ReplicaRow(NamedTuple):
+    """A copy that differs from the copy on the parameter's first device."""
+    path: str
+    kind: str            # 'data' or 'grad'
+    device: str          # the differing copy
+    reference: str       # the first device, compared against
+    max_abs_diff: float  # NaN when a NaN faces a number
+    differing: int       # elements that differ
+    elements: int
+
+
+class ReplicaReport:
+    """What :func:`check_replicas` found: falsy when all copies are equal.
+
+    ``rows`` lists every differing copy as a :class:`ReplicaRow`;
+    ``compared`` counts the (path, kind) entries that have copies on more
+    than one device.
+    """
+
+    def __init__(self, rows, compared: int):
+        self.rows: tuple[ReplicaRow, ...] = tuple(rows)
+        self.compared = compared
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def table(self) -> Table:
+        """The differing copies as a :class:`Table`."""
+        columns = [Column("Path"), Column("Kind"), Column("Copies"),
+                   Column("Max abs diff", right=True),
+                   Column("Differing", right=True)]
+        cells = [[r.path, r.kind, f"{r.reference} vs {r.device}",
+                  fmt_float(r.max_abs_diff),
+                  f"{fmt_int(r.differing)} of {fmt_int(r.elements)}"]
+                 for r in self.rows]
+        return Table(columns, cells, [("Compared", self._compared())])
+
+    def _compared(self) -> str:
+        return (f"{self.compared} array{'s' * (self.compared != 1)} with "
+                "copies on several devices")
+
+    def __str__(self) -> str:
+        if self.rows:
+            return self.table().to_text()
+        if not self.compared:
+            return "No parameter has copies on more than one device"
+        return f"All copies equal ({self._compared()})"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (self.table().to_html() if self.rows else
+                f"<p>{html.escape(str(self))}</p>")
+
+
+def _difference(a: numpy.ndarray, b: numpy.ndarray) -> tuple[float, int]:
+    """(max |a - b|, number of differing elements); NaN equals NaN."""
+    both_nan = numpy.isnan(a) & numpy.isnan(b)
+    with numpy.errstate(invalid="ignore"):  # inf - inf
+        diff = numpy.abs(a - b)
+    differ = ~both_nan & ~(a == b)
+    if not differ.any():
+        return 0.0, 0
+    return float(diff[differ].max()), int(numpy.count_nonzero(differ))
+
+
+def check_replicas(block: gluon.Block, *, grads: bool = False,
+                   select: Select = None) -> ReplicaReport:
+    """Report every parameter whose copies on different devices differ.
+
+    Data-parallel training keeps one copy of each parameter per device
+    (``initialize(ctx=[mx.cpu(0), mx.cpu(1)])``) and relies on the copies
+    staying equal.  Each copy is compared on the host with the copy on the
+    parameter's first device; the report lists the copies that differ,
+    with the largest absolute difference and how many elements differ, and
+    is falsy when all are equal.  ``grads=True`` compares gradients too:
+    they differ between devices after ``backward`` (each device saw other
+    samples) until the Trainer has summed them.
+
+    >>> import mxnet as mx
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> layer = nn.Dense(2, in_units=3)
+    >>> layer.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+    >>> print(mp.check_replicas(layer))
+    All copies equal (2 arrays with copies on several devices)
+    >>> layer.bias.data(mx.cpu(1))[:] = 0.5
+    >>> print(mp.check_replicas(layer))
+    Path  Kind  Copies            Max abs diff  Differing
+    ----  ----  ----------------  ------------  ---------
+    bias  data  cpu(0) vs cpu(1)           0.5     2 of 2
+    =====================================================
+    Compared  2 arrays with copies on several devices
+    """
+    found = _arrays.entries(block, select, grads, "check_replicas")
+    done: dict[tuple[int, str], list[tuple]] = {}
+    rows, compared = [], 0
+    for e in found:
+        arrays = _arrays.copies(e.param, e.kind)
+        if len(arrays) < 2:
+            continue
+        compared += 1
+        key = (id(e.param), e.kind)
+        if key not in done:
+            devices = _compat.devices(e.param)
+            first = arrays[0].asnumpy().astype(numpy.float64)
+            done[key] = []
+            for device, other in zip(devices[1:], arrays[1:]):
+                diff, count = _difference(
+                    first, other.asnumpy().astype(numpy.float64))
+                if count:
+                    done[key].append((str(device), str(devices[0]), diff,
+                                      count, first.size))
+        rows.extend(ReplicaRow(e.path, e.kind, *d) for d in done[key])
+    return ReplicaReport(rows, compared)

@@ -1,0 +1,128 @@
+"""mp.plot_hist, headless: render to PNG with Agg and look at the image."""
+import io
+import subprocess
+import sys
+
+import matplotlib
+import matplotlib.image
+import numpy
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from mxnet.gluon import nn
+
+import mxparams as mp
+
+from helpers import chapter_mlp, forward, initialize, tied_net
+
+
+@pytest.fixture(autouse=True)
+def agg():
+    """Draw with Agg whatever the default backend; restore it afterwards."""
+    before = matplotlib.get_backend()
+    matplotlib.use("Agg")
+    yield
+    matplotlib.use(before)
+
+
+def png(fig) -> numpy.ndarray:
+    """The figure rendered to PNG by Agg, read back as RGBA pixels."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buffer)
+    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+    buffer.seek(0)
+    return matplotlib.image.imread(buffer, format="png")
+
+
+def drawn(fig) -> list[str]:
+    return [ax.get_title() for ax in fig.axes]
+
+
+def test_chapter_mlp_grid_renders():
+    net = chapter_mlp()
+    forward(net, 2, 20)
+    fig = mp.plot_hist(net)
+    assert drawn(fig) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    pixels = png(fig)
+    width, height = fig.get_size_inches() * fig.dpi
+    assert pixels.shape == (round(height), round(width), 4)
+    assert pixels.shape[1] > pixels.shape[0]  # one row of four panels
+    rgb = pixels[..., :3]
+    assert (rgb < 0.5).mean() > 0.001  # not blank: axes, text, bars
+    assert len(numpy.unique(rgb.reshape(-1, 3), axis=0)) > 10
+    # The weight panel has bars: its histogram counts every value.
+    patches = fig.axes[0].patches
+    assert len(patches) == 50
+    assert sum(p.get_height() for p in patches) == 256 * 20
+
+
+def test_gradients_sit_next_to_their_parameters():
+    net = nn.HybridSequential()
+    net.add(nn.Dense(4, in_units=3), nn.BatchNorm(in_channels=4))
+    initialize(net)
+    fig = mp.plot_hist(net, grads=True)
+    # BatchNorm's running statistics have no gradient: their cells are empty.
+    assert drawn(fig) == [
+        "0.weight", "0.weight (grad)", "0.bias", "0.bias (grad)",
+        "1.gamma", "1.gamma (grad)", "1.beta", "1.beta (grad)",
+        "1.running_mean", "1.running_var"]
+    assert fig.axes[0].get_subplotspec().colspan.start == 0
+    assert fig.axes[1].get_subplotspec().colspan.start == 1
+    height, width, _ = png(fig).shape
+    assert height > width  # six rows of two
+
+
+def test_select_tied_nan_and_uninitialized_panels():
+    net = tied_net()
+    forward(net, 2, 20)
+    net[1].bias.data()[:3] = numpy.nan
+    fig = mp.plot_hist(net, select=["1", "2"], bins=10, columns=3)
+    assert drawn(fig) == ["1.weight, 2.weight", "1.bias, 2.bias"]
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert texts == ["3 NaN/Inf not shown"]
+    assert len(fig.axes[0].patches) == 10
+    fresh = chapter_mlp()
+    initialize(fresh)  # weights wait for the first forward pass
+    fig = mp.plot_hist(fresh, select=".*weight")
+    assert [t.get_text() for ax in fig.axes for t in ax.texts] == [
+        "not initialized"] * 2
+    png(fig)
+
+
+def test_figures_are_not_left_open_in_pyplot():
+    import matplotlib.pyplot as plt
+    net = chapter_mlp()
+    forward(net, 2, 20)
+    before = plt.get_fignums()
+    mp.plot_hist(net)
+    assert plt.get_fignums() == before
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch):
+    net = chapter_mlp()
+    forward(net, 2, 20)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"pip install mxparams\[plot\]"):
+        mp.plot_hist(net)
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)  # a fresh process
+def test_importing_mxparams_does_not_import_matplotlib(mode):
+    code = ("import sys, mxparams; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_errors_come_before_drawing():
+    net = chapter_mlp()
+    forward(net, 2, 20)
+    with pytest.raises(ValueError, match="matches no parameter path"):
+        mp.plot_hist(net, select="2")
+    with pytest.raises(ValueError, match="bins must be a positive int"):
+        mp.plot_hist(net, bins=0)
+    with pytest.raises(ValueError, match="columns must be a positive int"):
+        mp.plot_hist(net, columns=0)
+    with pytest.raises(TypeError, match="mp.plot_hist expects a Gluon Block"):
+        mp.plot_hist(net[0].weight)
