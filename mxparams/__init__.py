@@ -13,7 +13,9 @@ MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 ['0.weight', '0.bias']
 """
 from .assign import constant, set_data
-from .errors import NonFiniteError, ParamNotFound, ShapeMismatch
+from .checkpoint import Inspection, LoadReport, inspect, load, save
+from .errors import (CheckpointError, NonFiniteError, ParamNotFound,
+                     ShapeMismatch)
 from .finite import FiniteReport, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
@@ -28,8 +30,11 @@ from .tying import tie, tied_groups
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointError",
     "FiniteReport",
     "Initializer",
+    "Inspection",
+    "LoadReport",
     "NonFiniteError",
     "ParamDict",
     "ParamNotFound",
@@ -45,7 +50,10 @@ __all__ = [
     "constant",
     "get",
     "initialize",
+    "inspect",
+    "load",
     "plot_hist",
+    "save",
     "set_data",
     "stats",
     "summary",

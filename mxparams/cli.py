@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import sys
 
 EPILOG = """\
@@ -10,7 +13,14 @@ examples:
   mxparams tree vgg16 --depth 1
   mxparams summary alexnet --no-forward      # shapes before the first forward pass
   mxparams demo resnet18_v1
+  mxparams inspect model.params              # arrays of a checkpoint file
+  mxparams diff old.params new.params        # exit 0 if equal, 1 if different
+  mxparams convert exported-0000.params portable.params
 """
+
+#: Files larger than this get a progress bar (on a terminal only).
+PROGRESS_MIN_BYTES = 100 << 20
+
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,7 +32,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mxparams",
-        description="Version-stable parameter tables for MXNet Gluon networks "
+        description="Version-stable parameter tables and checkpoints for MXNet "
+                    "Gluon networks "
                     "(same output on MXNet 1.9.1 and 2.0).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
@@ -51,16 +62,91 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--params", action="store_true",
                    help="also list each block's own parameters")
     model_command("demo", "tree (3 levels) and full summary of a network")
+
+    def file_command(name: str, help: str, *files: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        for file in files:
+            p.add_argument(file, help="a parameter file (mp.save, "
+                                      "save_parameters or export, any MXNet)")
+        p.add_argument("--json", action="store_true",
+                       help="print JSON instead of text")
+        return p
+
+    p = file_command("inspect", "arrays of a checkpoint file with statistics",
+                     "file")
+    p.add_argument("--html", action="store_true",
+                   help="print the HTML table instead of text")
+    file_command("diff", "differences between two checkpoint files (exit 0 "
+                         "when equal, 1 when different)", "a", "b")
+    p = file_command("convert", "re-write a checkpoint in the portable format "
+                                "that MXNet 1.x and 2.x both load", "input")
+    p.add_argument("output", help="the file to write (replaced atomically)")
     return parser
+
+
+@contextlib.contextmanager
+def _progress(path: str, stream=None):
+    """A tqdm bar for big files when ``stream`` (stderr) is a terminal."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0
+    if size <= PROGRESS_MIN_BYTES or not stream.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+    with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=os.path.basename(path), file=stream, leave=False) as bar:
+        yield bar.update
+
+
+def _checkpoint_command(args) -> int:
+    from . import _checkpoint_file as files
+    from . import checkpoint
+
+    if args.command == "inspect":
+        with _progress(args.file) as progress:
+            found = checkpoint.inspect(args.file, progress=progress)
+        print(json.dumps(found.to_dict(), indent=2) if args.json else
+              found.table().to_html() if args.html else found)
+        return 0
+    if args.command == "diff":
+        raws = []
+        for path in (args.a, args.b):
+            with _progress(path) as progress:
+                raws.append(files.read(path, progress))
+        result = checkpoint.Comparison(*raws)
+        print(json.dumps(result.to_dict(), indent=2) if args.json else result)
+        return 0 if result.equal else 1
+    with _progress(args.input) as progress:
+        raw = checkpoint.convert(args.input, args.output, progress=progress)
+    n = len(raw.arrays)
+    if args.json:
+        print(json.dumps({"input": raw.path, "input_format": raw.format,
+                          "output": args.output, "output_format": files.MXNET,
+                          "arrays": n}, indent=2))
+    else:
+        print(f"wrote {args.output}: {n} array{'s' if n != 1 else ''}, "
+              f"{files.MXNET}\nread {raw.path}: {raw.format}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from . import _compat, _zoo
+    from .errors import CheckpointError
     from .summary import summary
     from .tree import tree
 
     _compat.quiet_storage_log()
+    if args.command in ("inspect", "diff", "convert"):
+        try:
+            return _checkpoint_command(args)
+        except CheckpointError as err:
+            message = " ".join(str(err).split())  # one line
+            print(f"mxparams: error: {message}", file=sys.stderr)
+            return 2
     try:
         net, _mode = _zoo.build_any_mode(args.model,
                                          forward=not args.no_forward)

@@ -34,6 +34,29 @@ class ShapeMismatch(ValueError):
     """
 
 
+class CheckpointError(Exception):
+    """A checkpoint file cannot be read, or cannot be loaded into a block.
+
+    ``path`` is the file and ``reason`` says what is wrong with it; the
+    message names both.  Raised for unreadable, empty, truncated, foreign
+    and corrupt files and for files that do not fit the network; when it is
+    raised, no parameter and no file has been changed.
+
+    >>> raise CheckpointError("model.params", "the file is empty")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.CheckpointError: checkpoint 'model.params': the file is empty
+    """
+
+    def __init__(self, path: object, reason: str):
+        super().__init__(path, reason)
+        self.path = str(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.path!r}: {self.reason}"
+
+
 class NonFiniteError(ValueError):
     """Parameters or gradients hold NaN or Inf; raised by ``check_finite``.
 

@@ -1,0 +1,408 @@
+"""Checkpoint files as bytes: the readers and the atomic writer.
+
+Two formats hold Gluon parameters:
+
+* MXNet's NDArray-list binary, written by ``mx.nd.save``, by 1.x
+  ``save_parameters`` and ``export``, and by ``mp.save``::
+
+      uint64 0x112, uint64 reserved, uint64 n,
+      n arrays:  uint32 magic (0xF993FAC9; 0xF993FACA = "np shape"),
+                 int32 storage type (0 = dense), int32 ndim, int64 dims[ndim],
+                 int32 device type, int32 device id, int32 dtype flag, data
+      uint64 n (or 0 for an unnamed list), n names: uint64 length, bytes
+
+  (``NDArray::Save`` and ``NDArray::Load`` in MXNet's
+  ``src/ndarray/ndarray.cc``; all numbers little-endian.)
+* A NumPy ``.npz`` zip of ``<key>.npy`` members, written by 2.x
+  ``save_parameters`` and ``export``.
+
+Both are parsed here in Python with NumPy, never by MXNet's loader, and
+nothing is ever unpickled.  MXNet's loader is not used because it trusts the
+file: a corrupt array count makes it allocate before it reads
+(``std::bad_alloc`` for a flipped count, gigabytes for a flipped dimension),
+a corrupt name length silently yields a key ``''``, and 1.x in nd mode
+refuses the "np shape" files that 1.x writes in numpy mode.  Here every
+count and length is checked against the bytes that are really there before
+anything is allocated, so any damaged file gives a ``CheckpointError``.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import secrets
+import struct
+import zipfile
+from typing import Callable, NamedTuple
+
+import numpy
+
+from . import _compat
+from .errors import CheckpointError
+
+_LIST_MAGIC = 0x112
+_ARRAY_MAGIC = 0xF993FAC9      # shape semantics of MXNet 1.x ('0' = unknown)
+_ARRAY_MAGIC_NP = 0xF993FACA   # "np shape" (written in numpy mode on 1.x)
+_ARRAY_MAGIC_V1 = 0xF993FAC8   # MXNet before 1.0
+# mshadow type flags; 1.9.1's Python API knows 0..7, 2.x also 8..11.
+_DTYPES = {0: "float32", 1: "float64", 2: "float16", 3: "uint8", 4: "int32",
+           5: "int8", 6: "int64", 7: "bool", 8: "int16", 9: "uint16",
+           10: "uint32", 11: "uint64"}
+#: dtypes that MXNet 1.x and 2.x can both load from the portable format.
+PORTABLE_DTYPES = frozenset(_DTYPES[i] for i in range(8))
+_DEVICE_TYPES = {1, 2, 3, 5}   # cpu, gpu, cpu_pinned, cpu_shared
+_MAX_NDIM = 32
+
+#: Formats, as shown by ``inspect``.
+MXNET = "MXNet NDArray list (portable: MXNet 1.x and 2.x, both modes)"
+MXNET_NP = ("MXNet NDArray list with the numpy-shape flag (MXNet 1.x numpy "
+            "mode; 1.x nd mode cannot load it)")
+NPZ = "NumPy npz (MXNet 2.x save_parameters; MXNet 1.x cannot load it)"
+
+#: Temporary files of an unfinished save: '.<name>.mxparams-tmp.<pid>.<hex>'.
+TEMP_TAG = ".mxparams-tmp."
+_CHUNK = 8 << 20
+
+Progress = Callable[[int], None]
+
+
+class RawCheckpoint(NamedTuple):
+    path: str
+    format: str
+    arrays: dict  # key -> numpy.ndarray, in file order
+    size: int     # bytes on disk
+
+
+def read(path, progress: Progress | None = None) -> RawCheckpoint:
+    """Parse the file at ``path``; ``progress(n)`` is called as bytes arrive."""
+    name = os.fspath(path)
+    buf = _read_bytes(name, progress)
+    fmt, arrays = parse(buf, name)
+    return RawCheckpoint(name, fmt, arrays, len(buf))
+
+
+def file_size(path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError as err:
+        raise CheckpointError(path, f"cannot read the file: {err.strerror}") from None
+
+
+def _read_bytes(name: str, progress: Progress | None) -> bytearray:
+    if os.path.isdir(name):
+        raise CheckpointError(name, "is a directory, not a parameter file")
+    try:
+        with open(name, "rb") as f:
+            buf = bytearray()
+            while True:
+                chunk = f.read(_CHUNK)
+                if not chunk:
+                    break
+                buf += chunk
+                if progress is not None:
+                    progress(len(chunk))
+    except OSError as err:
+        raise CheckpointError(name, f"cannot read the file: "
+                                    f"{err.strerror or err}") from None
+    return buf
+
+
+def parse(buf: bytes | bytearray, name: str) -> tuple[str, dict]:
+    """(format, {key: numpy array}) from the bytes of a checkpoint file."""
+    if not buf:
+        raise CheckpointError(name, "the file is empty")
+    head = bytes(buf[:8])
+    list_magic = struct.pack("<Q", _LIST_MAGIC)
+    try:
+        if head == list_magic:
+            return _parse_nd_list(buf, name)
+        if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+            return NPZ, _parse_npz(buf, name)
+    except CheckpointError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a parser of untrusted bytes
+        # Whatever a damaged file makes struct/zipfile/numpy raise becomes a
+        # CheckpointError, so callers see one error type.
+        raise CheckpointError(name, f"corrupt file ({type(err).__name__}: "
+                                    f"{err})") from None
+    if list_magic.startswith(head) or b"PK\x03\x04".startswith(head):
+        raise CheckpointError(name, f"truncated: the file ends after "
+                                    f"{len(buf)} bytes, inside its header")
+    raise CheckpointError(name, _foreign(bytes(buf[:16])))
+
+
+def _foreign(head: bytes) -> str:
+    if head.startswith(b"\x93NUMPY"):
+        what = "a single NumPy .npy array, not a file of named parameters"
+    elif head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05":
+        what = ("a Python pickle; mxparams never unpickles a file (that could "
+                "run code from it)")
+    elif head.lstrip()[:1] in (b"{", b"["):
+        what = ("JSON text (an MXNet -symbol.json?); the parameters of an "
+                "export are in the -NNNN.params file")
+    elif head.startswith(b"\x89HDF"):
+        what = "an HDF5 file, not an MXNet parameter file"
+    else:
+        what = ("not an MXNet parameter file (neither MXNet's NDArray format "
+                "nor a NumPy .npz); it starts with bytes " + head[:8].hex(" "))
+    return f"unknown format: {what}"
+
+
+def _parse_nd_list(buf, name: str) -> tuple[str, dict]:
+    size = len(buf)
+    pos = 0
+
+    def take(fmt: str, what: str) -> tuple:
+        nonlocal pos
+        n = struct.calcsize(fmt)
+        if pos + n > size:
+            raise CheckpointError(name, f"truncated: the file ends at byte "
+                                        f"{size}, inside {what}")
+        values = struct.unpack_from(fmt, buf, pos)
+        pos += n
+        return values
+
+    _, _, count = take("<QQQ", "the header")
+    # The smallest array record is 12 bytes (magic, storage type, ndim).
+    if count > (size - pos) // 12:
+        raise CheckpointError(name, f"corrupt: the header announces {count:,} "
+                                    f"arrays but only {size - pos:,} bytes follow")
+    arrays = []
+    np_shape = False
+    for i in range(count):
+        where = f"array {i + 1} of {count}"
+        magic, stype, ndim = take("<Iii", where)
+        if magic not in (_ARRAY_MAGIC, _ARRAY_MAGIC_NP):
+            old = " (the format of MXNet before 1.0)" if magic == _ARRAY_MAGIC_V1 else ""
+            raise CheckpointError(name, f"corrupt: {where} has the unknown "
+                                        f"header 0x{magic:08x}{old}")
+        np_shape |= magic == _ARRAY_MAGIC_NP
+        if stype in (1, 2):
+            raise CheckpointError(name, f"{where} is a sparse array; "
+                                        "parameters are dense")
+        if stype != 0:
+            raise CheckpointError(name, f"corrupt: {where} has the unknown "
+                                        f"storage type {stype}")
+        # An empty NDArray: ndim 0 in 1.x semantics, -1 in numpy semantics.
+        if ndim == (-1 if magic == _ARRAY_MAGIC_NP else 0):
+            arrays.append(None)
+            continue
+        if not 0 <= ndim <= _MAX_NDIM:
+            raise CheckpointError(name, f"corrupt: {where} has {ndim} dimensions")
+        dims = take(f"<{ndim}q", where)
+        if min(dims, default=0) < 0:
+            raise CheckpointError(name, f"corrupt: {where} has the shape {dims}")
+        dev_type, dev_id, flag = take("<iii", where)
+        if dev_type not in _DEVICE_TYPES or not 0 <= dev_id < 1 << 16:
+            raise CheckpointError(name, f"corrupt: {where} names the unknown "
+                                        f"device {dev_type}/{dev_id}")
+        if flag not in _DTYPES:
+            what = "bfloat16, which NumPy cannot hold" if flag == 12 else (
+                f"the unknown dtype code {flag}")
+            raise CheckpointError(name, f"{where} has {what}")
+        dtype = numpy.dtype(_DTYPES[flag]).newbyteorder("<")
+        elements = math.prod(dims)
+        nbytes = elements * dtype.itemsize
+        if nbytes > size - pos:
+            raise CheckpointError(name, f"truncated: {where} of shape "
+                                        f"{tuple(dims)} needs {nbytes:,} bytes, "
+                                        f"{size - pos:,} are left")
+        arrays.append(numpy.frombuffer(buf, dtype, elements, pos).reshape(dims))
+        pos += nbytes
+    (named,) = take("<Q", "the name table")
+    if named not in (0, count):
+        raise CheckpointError(name, f"corrupt: {count} arrays but {named:,} names")
+    if named == 0 and count:
+        raise CheckpointError(name, f"holds an unnamed list of {count} arrays "
+                                    "(mx.nd.save of a list), not named parameters")
+    keys = []
+    for i in range(named):
+        (length,) = take("<Q", f"name {i + 1}")
+        if length > size - pos:
+            raise CheckpointError(name, f"truncated: name {i + 1} is {length:,} "
+                                        f"bytes long, {size - pos:,} are left")
+        try:
+            keys.append(bytes(buf[pos:pos + length]).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise CheckpointError(name, f"corrupt: name {i + 1} is not "
+                                        "UTF-8 text") from None
+        pos += length
+    if pos != size:
+        raise CheckpointError(name, f"corrupt: {size - pos:,} unexpected bytes "
+                                    "after the last name")
+    return (MXNET_NP if np_shape else MXNET), _named(name, keys, arrays)
+
+
+def _named(name: str, keys: list, arrays: list) -> dict:
+    out = {}
+    for key, array in zip(keys, arrays):
+        if key in out:
+            raise CheckpointError(name, f"corrupt: the key {key!r} appears twice")
+        if array is None:
+            raise CheckpointError(name, f"{key!r} holds an empty NDArray "
+                                        "(no shape, no data)")
+        out[key] = array
+    return out
+
+
+def _parse_npz(buf, name: str) -> dict:
+    with zipfile.ZipFile(io.BytesIO(buf)) as archive:
+        members = archive.infolist()
+        keys, arrays = [], []
+        for info in members:
+            if not info.filename.endswith(".npy"):
+                raise CheckpointError(name, f"zip member {info.filename!r} is "
+                                            "not a .npy array")
+            keys.append(info.filename[:-4])
+            arrays.append(_npz_member(archive, info, len(buf), name))
+    return _named(name, keys, arrays)
+
+
+def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int,
+                name: str) -> numpy.ndarray:
+    member = repr(info.filename)
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if not stored and info.compress_type != zipfile.ZIP_DEFLATED:
+        raise CheckpointError(name, f"zip member {member} uses compression "
+                                    f"method {info.compress_type}")
+    # Sizes come from the (maybe damaged) directory: bound them by the
+    # bytes present (deflate expands at most ~1032x) before reading.
+    if (info.header_offset + info.compress_size > size
+            or (stored and info.file_size != info.compress_size)
+            or info.file_size > 1032 * info.compress_size + 1024):
+        raise CheckpointError(name, f"corrupt: zip member {member} claims "
+                                    f"{info.file_size:,} bytes")
+    fmt = numpy.lib.format
+    with archive.open(info) as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise CheckpointError(name, f"zip member {member} has .npy "
+                                        f"version {version}")
+        if dtype.hasobject:
+            raise CheckpointError(name, f"zip member {member} holds Python "
+                                        "objects (pickled); mxparams never "
+                                        "unpickles a file")
+        if dtype.fields is not None or numpy.dtype(dtype.name).name not in (
+                set(_DTYPES.values())):
+            raise CheckpointError(name, f"zip member {member} has dtype "
+                                        f"{dtype}, not a parameter dtype")
+        elements = math.prod(shape)
+        nbytes = elements * dtype.itemsize
+        if f.tell() + nbytes != info.file_size:
+            raise CheckpointError(name, f"corrupt: zip member {member} of "
+                                        f"shape {shape} should hold {nbytes:,} "
+                                        f"bytes of data")
+        data = f.read(nbytes)
+        if len(data) != nbytes or f.read(1):
+            raise CheckpointError(name, f"corrupt: zip member {member} is "
+                                        "cut short")
+    array = numpy.frombuffer(data, dtype, elements)
+    array = array.reshape(shape, order="F" if fortran else "C")
+    return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
+
+
+# -- writing -------------------------------------------------------------
+
+def write(path, arrays: dict) -> None:
+    """Write ``arrays`` in the portable format, atomically.
+
+    The data go to a temporary file beside the target, are flushed to disk
+    and renamed over the target, so a crash or a kill at any moment leaves
+    either the old file or the new one.  A temporary file left by a killed
+    process ('.<name>.mxparams-tmp.<pid>.<hex>') is removed by the next
+    save to the same target once its process is gone.
+    """
+    target = os.fspath(path)
+    directory, base = os.path.split(os.path.abspath(target))
+    if os.path.isdir(target):
+        raise CheckpointError(target, "is a directory; give a file name")
+    if not os.path.isdir(directory):
+        raise CheckpointError(target, f"cannot write: the directory "
+                                      f"{directory!r} does not exist")
+    for key, value in arrays.items():
+        dtype = numpy.dtype(value.dtype).name
+        if dtype not in PORTABLE_DTYPES:
+            raise CheckpointError(target, f"cannot write {key!r}: dtype {dtype} "
+                                          "cannot be loaded by MXNet 1.x")
+        if not value.shape or 0 in value.shape:
+            raise CheckpointError(target, f"cannot write {key!r} of shape "
+                                          f"{tuple(value.shape)}: MXNet's "
+                                          "portable format has no scalars or "
+                                          "empty arrays")
+    remove_stale_temps(target)
+    temp = os.path.join(directory, f".{base}{TEMP_TAG}{os.getpid()}."
+                                   f"{secrets.token_hex(4)}")
+    try:
+        # Created here (the umask applies, as for a plain open), filled by MXNet.
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        _compat.save_portable(temp, arrays)
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+    except BaseException as err:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        if isinstance(err, Exception) and not isinstance(err, CheckpointError):
+            raise CheckpointError(target, f"cannot write: {err}") from err
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)  # makes the rename itself durable
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def stale_temps(target) -> list[str]:
+    """Temporary files of earlier saves to ``target`` whose process is gone."""
+    directory, base = os.path.split(os.path.abspath(os.fspath(target)))
+    prefix = f".{base}{TEMP_TAG}"
+    found = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for entry in names:
+        if not entry.startswith(prefix):
+            continue
+        pid = entry[len(prefix):].partition(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            found.append(os.path.join(directory, entry))
+    return found
+
+
+def remove_stale_temps(target) -> None:
+    for temp in stale_temps(target):
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True

@@ -1,0 +1,555 @@
+"""Checkpoints that move between MXNet versions: ``save``, ``load``, ``inspect``.
+
+``save`` writes the one file format that MXNet 1.x and 2.x load in either
+array mode, keyed by structural path, atomically.  ``load`` reads that
+format, both versions' ``save_parameters`` files and ``export`` parameter
+files, checks everything against the network first and changes nothing
+unless the whole load succeeds.  The file formats themselves are in
+``_checkpoint_file``.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from . import _checkpoint_file as files
+from . import _compat
+from ._table import Column, Table, fmt_bytes, fmt_int, fmt_shape
+from .errors import CheckpointError
+from .params import _check_block
+from .tying import _compatible, _examples
+
+_EXPORT_PREFIXES = ("arg:", "aux:")
+
+
+# -- save ----------------------------------------------------------------
+
+def save(block: gluon.Block, path) -> None:
+    """Write the parameters of ``block`` to ``path``, portably and atomically.
+
+    The file is keyed by structural path (``'0.weight'``) in MXNet's
+    NDArray format without the numpy-shape flag: Gluon's own
+    ``load_parameters`` reads it on MXNet 1.x and 2.x in numpy and legacy
+    nd mode, and so does :func:`load`.  It is written to a temporary file
+    beside ``path`` and renamed over it, so an interrupted save leaves any
+    previous file intact.  One copy of each parameter is saved (the first
+    device's); tied parameters are stored under each of their paths, as
+    ``save_parameters`` does.
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(3, in_units=2))
+    >>> net.initialize()
+    >>> path = os.path.join(tempfile.mkdtemp(), "dense.params")
+    >>> mp.save(net, path)
+    >>> list(mp.inspect(path).keys())
+    ['0.weight', '0.bias']
+    """
+    _check_block(block, "save")
+    params = _compat.structural_params(block)
+    pending = [p for p, param in params.items() if _compat.is_pending(param)]
+    unset = [p for p, param in params.items() if not _compat.is_initialized(param)
+             and p not in pending]
+    if pending or unset:
+        reasons = []
+        if unset:
+            reasons.append(f"{len(unset)} not initialized ({_examples(unset)}); "
+                           "call net.initialize()")
+        if pending:
+            reasons.append(f"{len(pending)} with shapes not known yet "
+                           f"({_examples(pending)}); run one forward pass")
+        raise RuntimeError(f"cannot save {type(block).__name__}: parameters "
+                           + "; ".join(reasons))
+    files.write(path, {key: param.list_data()[0] for key, param in params.items()})
+
+
+# -- load ----------------------------------------------------------------
+
+class LoadReport:
+    """What :func:`load` did: ``loaded`` paths and ``skipped`` (name, reason).
+
+    ``renamed`` maps file keys to paths where the file was keyed by MXNet
+    1.x global names.  ``str()`` is a short text report; with
+    ``strict=True`` nothing is ever skipped.
+    """
+
+    def __init__(self, path: str, fmt: str, loaded: list, skipped: list,
+                 renamed: dict):
+        self.path = path
+        self.format = fmt
+        self.loaded: list[str] = loaded
+        self.skipped: list[tuple[str, str]] = skipped
+        self.renamed: dict[str, str] = renamed
+
+    def table(self) -> Table:
+        total = len(self.loaded) + sum(1 for _, why in self.skipped
+                                       if not why.startswith("in the file"))
+        footer = [("File", self.path),
+                  ("Loaded", f"{len(self.loaded)} of {total} parameters")]
+        if self.renamed:
+            first = next(iter(self.renamed.items()))
+            footer.append(("Keys", f"{len(self.renamed)} MXNet 1.x global names "
+                                   f"mapped to paths, e.g. {first[0]!r} -> "
+                                   f"{first[1]!r}"))
+        return Table([Column("Skipped"), Column("Reason")], self.skipped,
+                     footer, header=bool(self.skipped))
+
+    def __str__(self) -> str:
+        return _text(self.table())
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return self.table().to_html()
+
+
+def _strip_export_prefixes(name: str, keys) -> dict[str, str]:
+    """{key without 'arg:'/'aux:': key in file}; export files prefix every key."""
+    keys = list(keys)
+    if not keys or not all(k.startswith(_EXPORT_PREFIXES) for k in keys):
+        return {k: k for k in keys}
+    short = {k[4:]: k for k in keys}
+    if len(short) != len(keys):
+        raise CheckpointError(name, "corrupt export file: a name appears as "
+                                    "both arg: and aux:")
+    return short
+
+
+class _Plan(NamedTuple):
+    chosen: dict      # id(param) -> file key (short)
+    unexpected: list  # short file keys that fit no parameter
+    ambiguous: list   # short file keys that fit several
+    renamed: dict     # short file key -> path, for keys mapped by name
+
+
+def _plan(name: str, keys: dict, shapes: dict, params: dict) -> _Plan:
+    """Which file key goes to which Parameter (``keys``: short -> file key)."""
+    unique: dict[int, list[str]] = {}
+    for path, param in params.items():
+        unique.setdefault(id(param), []).append(path)
+    structural = (not keys or any(k in params for k in keys)
+                  or any("." in k for k in keys))
+    if structural:
+        chosen = {}
+        for pid, paths in unique.items():
+            found = next((p for p in paths if p in keys), None)
+            if found is not None:
+                chosen[pid] = found
+        unexpected = [k for k in keys if k not in params]
+        return _Plan(chosen, unexpected, [], {})
+    return _plan_by_names(keys, shapes, params, unique)
+
+
+def _plan_by_names(keys, shapes, params, unique) -> _Plan:
+    """Map MXNet 1.x global names ('dense0_weight') to structural paths.
+
+    On 1.x, names this very network carries are exact.  Otherwise a name
+    is mapped only when its attribute ('weight') and shape fit exactly one
+    Parameter and that Parameter fits only this name: then no other
+    assignment is possible, whatever order the file has.
+    """
+    first = {pid: paths[0] for pid, paths in unique.items()}
+    by_name = {}
+    for path, param in params.items():
+        global_name = _compat.global_name(param)
+        if global_name is not None:
+            by_name.setdefault(global_name, path)
+    if by_name and all(k in by_name for k in keys):
+        mapping = {k: by_name[k] for k in keys}
+        return _Plan({id(params[p]): k for k, p in mapping.items()}, [], [],
+                     mapping)
+
+    attrs = sorted({p.rpartition(".")[2] for p in params}, key=len, reverse=True)
+    groups: dict[str, tuple[list, list]] = {}
+    for pid, path in first.items():
+        attr = path.rpartition(".")[2]
+        groups.setdefault(attr, ([], []))[0].append(pid)
+    unexpected = []
+    for key in keys:
+        attr = next((a for a in attrs if key == a or key.endswith("_" + a)), None)
+        if attr is None:
+            unexpected.append(key)
+        else:
+            groups[attr][1].append(key)
+    chosen, ambiguous = {}, []
+    for attr, (pids, found) in groups.items():
+        if len(pids) == 1 and len(found) == 1:
+            chosen[pids[0]] = found[0]  # the only candidate either way
+            continue
+        fits = {k: [pid for pid in pids if _compatible(
+            _compat.raw_shape(params[first[pid]]), shapes[k])] for k in found}
+        for key, candidates in fits.items():
+            if not candidates:
+                unexpected.append(key)
+            elif len(candidates) == 1 and [k for k, c in fits.items()
+                                           if candidates[0] in c] == [key]:
+                chosen[candidates[0]] = key
+            else:
+                ambiguous.append(key)
+    renamed = {k: first[pid] for pid, k in chosen.items()}
+    return _Plan(chosen, unexpected, ambiguous, renamed)
+
+
+def _array_for(param: gluon.Parameter, value: numpy.ndarray):
+    """The file's values as the array kind the parameter holds (mx.np/mx.nd).
+
+    The kind follows the parameter's existing data, else the current mode,
+    as Gluon's ``load_parameters`` does.
+    """
+    data = param._data
+    as_np = (isinstance(data[0], mx.np.ndarray) if data
+             else _compat.current_mode() == "np")
+    make = mx.np.array if as_np else mx.nd.array
+    return make(value, dtype=value.dtype)
+
+
+def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
+    """Load a checkpoint into ``block``; all or nothing.
+
+    Reads :func:`save` files, Gluon's ``save_parameters`` files of MXNet
+    1.x (numpy and nd mode) and 2.x (``.npz``), and ``export`` parameter
+    files (``arg:``/``aux:`` keys).  Keys that are MXNet 1.x global names
+    (``dense0_weight``) are mapped to structural paths when the mapping is
+    certain (on 1.x: the network's own names; otherwise a unique attribute
+    and shape), and refused otherwise.
+
+    Everything is checked before anything changes: parameters missing from
+    the file, keys in the file that the network lacks, shapes and dtypes.
+    With ``strict=True`` any problem raises :class:`CheckpointError` and
+    leaves the network untouched; ``strict=False`` loads the parameters
+    that match and lists the others in the returned report.  Shapes not
+    known yet (after ``initialize()``, before the first forward pass) are
+    taken from the file, as Gluon's ``load_parameters`` does.  Every device
+    copy of a parameter is set.
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> def mlp():
+    ...     net = nn.HybridSequential()
+    ...     net.add(nn.Dense(3, in_units=2), nn.Dense(1, in_units=3))
+    ...     return net
+    >>> net = mlp()
+    >>> net.initialize()
+    >>> path = os.path.join(tempfile.mkdtemp(), "mlp.params")
+    >>> mp.save(net, path)
+    >>> copy = mlp()
+    >>> print(mp.load(copy, path))  # doctest: +ELLIPSIS
+    File    ...mlp.params
+    Loaded  4 of 4 parameters
+    >>> bool((copy[0].weight.data() == net[0].weight.data()).all())
+    True
+    >>> bigger = mlp()
+    >>> bigger.add(nn.Dense(1, in_units=1))
+    >>> mp.load(bigger, path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.CheckpointError: checkpoint '...mlp.params': cannot load into HybridSequential: missing from the file: '2.weight', '2.bias'. Nothing was loaded; strict=False loads the 4 parameters that match
+    """
+    _check_block(block, "load")
+    raw = files.read(path)
+    name = raw.path
+    keys = _strip_export_prefixes(name, raw.arrays)
+    arrays = {short: raw.arrays[k] for short, k in keys.items()}
+    params = _compat.structural_params(block)
+    plan = _plan(name, keys, {k: a.shape for k, a in arrays.items()}, params)
+
+    skipped: list[tuple[str, str]] = []
+    problems: dict[str, list[str]] = {}
+    good = []
+    ambiguous = set(plan.ambiguous)
+    seen = set()
+    for path_, param in params.items():
+        if id(param) in seen:
+            continue
+        seen.add(id(param))
+        key = plan.chosen.get(id(param))
+        if key is None:
+            reason = "missing from the file"
+            if ambiguous and not plan.chosen.get(id(param)):
+                reason = "no unambiguous key in the file"
+            problems.setdefault(reason, []).append(path_)
+            skipped.append((path_, reason))
+            continue
+        value = arrays[key]
+        shape = _compat.raw_shape(param)
+        dtype = _compat.dtype_name(param)
+        label = path_ if key == path_ else f"{path_} (file key {key!r})"
+        if not _compatible(shape, value.shape):
+            reason = (f"shape {fmt_shape(tuple(value.shape))} in the file, "
+                      f"{fmt_shape(shape)} in the network")
+        elif value.dtype.name != dtype:
+            reason = (f"dtype {value.dtype.name} in the file, {dtype} in the "
+                      f"network (cast one of them, e.g. net.cast("
+                      f"'{value.dtype.name}'))")
+        else:
+            good.append((path_, param, value))
+            continue
+        problems.setdefault(reason, []).append(label)
+        skipped.append((path_, reason))
+    for key in plan.unexpected:
+        reason = "in the file, not in the network"
+        problems.setdefault(reason, []).append(keys[key])
+        skipped.append((keys[key], reason))
+    for key in plan.ambiguous:
+        reason = ("in the file; its attribute and shape fit several "
+                  "parameters")
+        problems.setdefault(reason, []).append(keys[key])
+        skipped.append((keys[key], reason))
+
+    if strict and problems:
+        raise CheckpointError(name, _refusal(block, problems, plan, len(good)))
+    # Build every array first: a failure here still leaves the net untouched.
+    ready = [(path_, param, _array_for(param, value))
+             for path_, param, value in good]
+    # In-place writes are an error inside autograd.record() (COMPAT §7).
+    with autograd.pause():
+        for _, param, value in ready:
+            _compat.load_init(param, value)
+    return LoadReport(name, raw.format, [p for p, _, _ in ready], skipped,
+                      plan.renamed)
+
+
+def _refusal(block, problems: dict, plan: _Plan, matching: int) -> str:
+    parts = [f"{reason}: {_examples(names)}" for reason, names in problems.items()]
+    text = f"cannot load into {type(block).__name__}: " + "; ".join(parts) + "."
+    if plan.ambiguous:
+        text += (" The file is keyed by MXNet 1.x global names (an export or "
+                 "collect_params().save), which depend on how many blocks the "
+                 "saving process had built, and several parameters share an "
+                 "attribute and shape, so their paths cannot be told apart. "
+                 "Load it with MXNet 1.x into the network built the same way in "
+                 "a fresh process (the names then match) and re-save it with "
+                 "mp.save.")
+    which = "parameter that matches" if matching == 1 else "parameters that match"
+    return text + f" Nothing was loaded; strict=False loads the {matching} {which}"
+
+
+# -- inspect -------------------------------------------------------------
+
+class Entry(NamedTuple):
+    """One array of a checkpoint file, with statistics in float64."""
+    key: str
+    shape: tuple
+    dtype: str
+    elements: int
+    nbytes: int
+    min: float | None    # None for an empty array
+    max: float | None
+    mean: float | None
+
+
+def _entry(key: str, array: numpy.ndarray) -> Entry:
+    stats = (None, None, None)
+    if array.size:
+        stats = (float(array.min()), float(array.max()),
+                 float(array.mean(dtype=numpy.float64)))
+    return Entry(key, tuple(array.shape), array.dtype.name, int(array.size),
+                 int(array.nbytes), *stats)
+
+
+def fmt_stat(x: float | None) -> str:
+    """A statistic in 6 significant digits, the same on every platform."""
+    if x is None:
+        return "-"
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    return f"{x:.6g}"
+
+
+class Inspection:
+    """The arrays of a checkpoint file: shapes, dtypes, sizes, statistics.
+
+    ``entries`` lists them in file order; ``str()`` is a text table and
+    ``_repr_html_()`` the same table for Jupyter.
+    """
+
+    def __init__(self, raw: files.RawCheckpoint):
+        self.path = raw.path
+        self.format = raw.format
+        self.size = raw.size
+        self.entries: list[Entry] = [_entry(k, a) for k, a in raw.arrays.items()]
+        self.elements = sum(e.elements for e in self.entries)
+        self.nbytes = sum(e.nbytes for e in self.entries)
+
+    def keys(self) -> list[str]:
+        return [e.key for e in self.entries]
+
+    def table(self) -> Table:
+        columns = [Column("Path"), Column("Shape"), Column("Dtype"),
+                   Column("Elements", right=True), Column("Bytes", right=True),
+                   Column("Min", right=True), Column("Max", right=True),
+                   Column("Mean", right=True)]
+        rows = [(e.key, fmt_shape(e.shape), e.dtype, fmt_int(e.elements),
+                 fmt_int(e.nbytes), fmt_stat(e.min), fmt_stat(e.max),
+                 fmt_stat(e.mean)) for e in self.entries]
+        n = len(self.entries)
+        footer = [("File", self.path), ("Format", self.format),
+                  ("Arrays", f"{n} array{'s' if n != 1 else ''}, "
+                             f"{self.elements:,} elements"),
+                  ("Data", fmt_bytes(self.nbytes)),
+                  ("File size", fmt_bytes(self.size))]
+        return Table(columns, rows, footer)
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON; non-finite statistics as strings."""
+        def num(x):
+            return x if x is None or math.isfinite(x) else str(x)
+        return {"file": self.path, "format": self.format, "size": self.size,
+                "elements": self.elements, "bytes": self.nbytes,
+                "arrays": [{"path": e.key, "shape": list(e.shape),
+                            "dtype": e.dtype, "elements": e.elements,
+                            "bytes": e.nbytes, "min": num(e.min),
+                            "max": num(e.max), "mean": num(e.mean)}
+                           for e in self.entries]}
+
+    def __str__(self) -> str:
+        return self.table().to_text()
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return self.table().to_html()
+
+
+def inspect(path, *, progress: files.Progress | None = None) -> Inspection:
+    """A table of the arrays in a checkpoint file, like ``summary`` for a net.
+
+    Any format :func:`load` reads; one row per array in file order: path
+    (the file's key), shape, dtype, elements, bytes, and min/max/mean
+    computed in float64.  ``progress(n)`` is called as bytes are read.
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet import init
+    >>> from mxnet.gluon import nn
+    >>> layer = nn.Dense(2, in_units=3)
+    >>> layer.initialize(init.One())
+    >>> path = os.path.join(tempfile.mkdtemp(), "dense.params")
+    >>> mp.save(layer, path)
+    >>> print(mp.inspect(path))  # doctest: +ELLIPSIS
+    Path    Shape   Dtype    Elements  Bytes  Min  Max  Mean
+    ------  ------  -------  --------  -----  ---  ---  ----
+    weight  (2, 3)  float32         6     24    1    1     1
+    bias    (2,)    float32         2      8    0    0     0
+    ========================================================
+    File       ...dense.params
+    Format     MXNet NDArray list (portable: MXNet 1.x and 2.x, both modes)
+    Arrays     2 arrays, 8 elements
+    Data       32 bytes
+    File size  162 bytes
+    """
+    return Inspection(files.read(path, progress))
+
+
+# -- comparing and converting files (the command line) --------------------
+
+def normalized(raw: files.RawCheckpoint) -> dict:
+    """{key without 'arg:'/'aux:': array} of a file."""
+    keys = _strip_export_prefixes(raw.path, raw.arrays)
+    return {short: raw.arrays[k] for short, k in keys.items()}
+
+
+def max_abs_diff(a: numpy.ndarray, b: numpy.ndarray) -> float | None:
+    """None when equal (NaN equals NaN), else max |a - b| in float64."""
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        if numpy.array_equal(a, b, equal_nan=True):
+            return None
+    elif numpy.array_equal(a, b):
+        return None
+    diff = numpy.abs(a.astype(numpy.float64) - b.astype(numpy.float64))
+    return float(diff.max())
+
+
+def _text(table: Table) -> str:
+    """The table as text; only the footer lines when it has no rows."""
+    if table.rows:
+        return table.to_text()
+    width = max(len(label) for label, _ in table.footer)
+    return "\n".join(f"{label.ljust(width)}  {value}"
+                     for label, value in table.footer)
+
+
+class Comparison:
+    """Differences between two checkpoint files, by key."""
+
+    def __init__(self, a: files.RawCheckpoint, b: files.RawCheckpoint):
+        self.a, self.b = a.path, b.path
+        left, right = normalized(a), normalized(b)
+        self.removed = [k for k in left if k not in right]
+        self.added = [k for k in right if k not in left]
+        self.changed: list[tuple[str, str, str]] = []
+        self.values: list[tuple[str, float]] = []
+        self.same = 0
+        for key in left:
+            if key not in right:
+                continue
+            x, y = left[key], right[key]
+            if x.shape != y.shape or x.dtype != y.dtype:
+                self.changed.append((key, _describe(x), _describe(y)))
+                continue
+            diff = max_abs_diff(x, y)
+            if diff is None:
+                self.same += 1
+            else:
+                self.values.append((key, diff))
+        self._right = right
+        self._left = left
+
+    @property
+    def equal(self) -> bool:
+        return not (self.removed or self.added or self.changed or self.values)
+
+    def table(self) -> Table:
+        rows = [("removed", k, _describe(self._left[k]), "") for k in self.removed]
+        rows += [("added", k, "", _describe(self._right[k])) for k in self.added]
+        rows += [("changed", k, x, y) for k, x, y in self.changed]
+        rows += [("values", k, "max abs difference", fmt_stat(d))
+                 for k, d in self.values]
+        footer = [("A", self.a), ("B", self.b),
+                  ("Result", "equal" if self.equal else
+                   f"{len(self.removed)} removed, {len(self.added)} added, "
+                   f"{len(self.changed)} shape/dtype changed, "
+                   f"{len(self.values)} values changed, {self.same} equal")]
+        return Table([Column("Change"), Column("Path"), Column("A"),
+                      Column("B")], rows, footer, header=bool(rows))
+
+    def to_dict(self) -> dict:
+        def entry(k, arrays):
+            return {"shape": list(arrays[k].shape), "dtype": arrays[k].dtype.name}
+        return {"a": self.a, "b": self.b, "equal": self.equal,
+                "removed": self.removed, "added": self.added,
+                "changed": [{"path": k, "a": entry(k, self._left),
+                             "b": entry(k, self._right)}
+                            for k, _, _ in self.changed],
+                "values": [{"path": k, "max_abs_diff": d} for k, d in self.values],
+                "equal_arrays": self.same}
+
+    def __str__(self) -> str:
+        return _text(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table().to_html()
+
+
+def _describe(array: numpy.ndarray) -> str:
+    return f"{fmt_shape(tuple(array.shape))} {array.dtype.name}"
+
+
+def convert(src, dst, *, progress: files.Progress | None = None
+            ) -> files.RawCheckpoint:
+    """Re-write any readable checkpoint in the portable format; returns the input.
+
+    ``arg:``/``aux:`` prefixes of export files are dropped (the keys of
+    ``save_parameters``); other keys are kept as they are.
+    """
+    raw = files.read(src, progress)
+    files.write(dst, normalized(raw))
+    return raw

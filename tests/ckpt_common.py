@@ -1,0 +1,66 @@
+"""The network and values of the checkpoint tests, fixtures and child processes.
+
+Imported by tests/test_checkpoint*.py, by tests/fixtures/make_checkpoints.py
+and by the other MXNet version's Python in the cross-version test, so every
+file is written and checked with the same numbers.
+"""
+import numpy
+
+from mxnet.gluon import nn
+
+
+def compat_net(deferred=False):
+    """COMPAT §10's net: Dense, BatchNorm (with aux states), Dense."""
+    net = nn.HybridSequential()
+    if deferred:  # shapes unknown until a forward pass or a load
+        net.add(nn.Dense(4), nn.BatchNorm(), nn.Dense(2))
+    else:
+        net.add(nn.Dense(4, in_units=3), nn.BatchNorm(in_channels=4),
+                nn.Dense(2, in_units=4))
+    return net
+
+
+def twins_net():
+    """Two layers whose parameters have the same attributes and shapes."""
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3, in_units=3), nn.Dense(3, in_units=3))
+    return net
+
+
+SHAPES = {"0.weight": (4, 3), "0.bias": (4,), "1.gamma": (4,), "1.beta": (4,),
+          "1.running_mean": (4,), "1.running_var": (4,), "2.weight": (2, 4),
+          "2.bias": (2,)}
+
+
+def expected(seed=0):
+    """path -> float32 values; exact binary fractions, different per path."""
+    out = {}
+    for i, (path, shape) in enumerate(SHAPES.items()):
+        size = int(numpy.prod(shape))
+        values = (numpy.arange(size) - size // 3) * 0.125 + i + seed * 100
+        out[path] = values.reshape(shape).astype(numpy.float32)
+    return out
+
+
+def fill(net, seed=0):
+    """initialize() if needed and set every parameter to expected(seed)."""
+    params = net._collect_params_with_prefix()
+    if any(p._data is None for p in params.values()):
+        net.initialize()
+    for path, values in expected(seed).items():
+        data = params[path].data()
+        data[:] = values
+    return net
+
+
+def values(net):
+    """path -> numpy copy of the first copy of each parameter."""
+    return {path: p.list_data()[0].asnumpy().copy()
+            for path, p in net._collect_params_with_prefix().items()}
+
+
+def same(a, b):
+    """Bit-identical dicts of arrays (dtype, shape and bytes)."""
+    return (list(a) == list(b)
+            and all(a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
+                    and a[k].tobytes() == b[k].tobytes() for k in a))
