@@ -129,3 +129,20 @@ def fmt_float(x: float | None) -> str:
 def fmt_devices(devices) -> str:
     """[cpu(0), cpu(1)] -> 'cpu(0), cpu(1)'; no devices -> '-'."""
     return ", ".join(map(str, devices)) if devices else "-"
+
+
+class Tabular:
+    """Mixin for result objects drawn as one table: ``table()`` feeds both
+    ``str()`` (aligned text) and ``_repr_html_()`` (Jupyter)."""
+
+    def table(self) -> Table:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.table().to_text()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return self.table().to_html()

@@ -19,7 +19,8 @@ from mxnet import autograd, gluon
 
 from . import _checkpoint_file as files
 from . import _compat
-from ._table import Column, Table, fmt_bytes, fmt_int, fmt_shape
+from ._table import (Column, Table, Tabular, fmt_bytes, fmt_int,
+                     fmt_shape)
 from .errors import CheckpointError
 from .params import _check_block
 from .tying import _compatible, _examples
@@ -364,7 +365,7 @@ def fmt_stat(x: float | None) -> str:
     return f"{x:.6g}"
 
 
-class Inspection:
+class Inspection(Tabular):
     """The arrays of a checkpoint file: shapes, dtypes, sizes, statistics.
 
     ``entries`` lists them in file order; ``str()`` is a text table and
@@ -409,14 +410,6 @@ class Inspection:
                             "bytes": e.nbytes, "min": num(e.min),
                             "max": num(e.max), "mean": num(e.mean)}
                            for e in self.entries]}
-
-    def __str__(self) -> str:
-        return self.table().to_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
 
 
 def inspect(path, *, progress: files.Progress | None = None) -> Inspection:

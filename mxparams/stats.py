@@ -13,7 +13,8 @@ from mxnet import gluon
 
 from . import _arrays, _compat
 from ._arrays import KINDS, STAT_FIELDS
-from ._table import Column, Table, fmt_float, fmt_int, fmt_shape
+from ._table import (Column, Table, Tabular, fmt_float, fmt_int,
+                     fmt_shape)
 from .params import Select, _check_block, blocks
 
 
@@ -61,7 +62,7 @@ def _display_shapes(block: gluon.Block, found) -> dict[str, tuple | None]:
     return shapes
 
 
-class Stats:
+class Stats(Tabular):
     """Statistics of each selected parameter (and gradient), as a table.
 
     ``rows`` holds :class:`StatRow` tuples; ``str()`` and
@@ -106,14 +107,6 @@ class Stats:
                           + " not initialized (?): call initialize() and run "
                           "a forward pass"))
         return Table(columns, cells, notes)
-
-    def __str__(self) -> str:
-        return self.table().to_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
 
 
 def stats(block: gluon.Block, *, grads: bool = False,
@@ -162,7 +155,7 @@ class WatchRow(NamedTuple):
     inf: int
 
 
-class Watch:
+class Watch(Tabular):
     """Record parameter and gradient statistics step by step, for plotting.
 
     ``record(step)`` appends one :class:`WatchRow` per selected path (and
@@ -259,13 +252,7 @@ class Watch:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __str__(self) -> str:
-        return self.table().to_text()
-
     def __repr__(self) -> str:
         steps = len({r.step for r in self.rows})
         return (f"<Watch of {type(self.block).__name__}: {len(self.rows)} "
                 f"rows over {steps} steps>")
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()

@@ -11,7 +11,8 @@ import mxnet as mx
 from mxnet import gluon
 
 from . import _compat
-from ._table import Column, Table, fmt_bytes, fmt_devices, fmt_int, fmt_shape
+from ._table import (Column, Table, Tabular, fmt_bytes, fmt_devices, fmt_int,
+                     fmt_shape)
 from .params import (ParamDict, Select, _check_block, blocks, collect,
                      elements, matcher)
 
@@ -32,7 +33,7 @@ class Row(NamedTuple):
     devices: tuple = ()       # devices holding copies; () before initialize
 
 
-class Summary:
+class Summary(Tabular):
     """Parameters of a block as a table, with totals.
 
     ``str()`` is an aligned text table that does not depend on the
@@ -178,14 +179,6 @@ class Summary:
                 ("Memory", fmt_bytes(self.known_bytes) + " known"),
                 ("Note", "unknown shapes (?) are inferred at the first forward "
                          "pass (deferred initialization)")]
-
-    def __str__(self) -> str:
-        return self.table().to_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
 
 
 def summary(block: gluon.Block, *, select: Select = None,

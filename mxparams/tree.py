@@ -4,11 +4,11 @@ from __future__ import annotations
 from mxnet import gluon
 
 from . import _compat
-from ._table import Column, Table, fmt_int, fmt_shape
+from ._table import Column, Table, Tabular, fmt_int, fmt_shape
 from .params import _check_block, collect, elements
 
 
-class Tree:
+class Tree(Tabular):
     """Blocks as an indented tree, each with the elements of its subtree.
 
     A Parameter shared by several paths counts once per subtree.  Counts
@@ -71,14 +71,6 @@ class Tree:
     def table(self) -> Table:
         return Table([Column("Block"), Column("Elements", right=True)],
                      [(label, fmt_int(n)) for label, n in self.rows])
-
-    def __str__(self) -> str:
-        return self.table().to_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
 
 
 def tree(block: gluon.Block, *, depth: int | None = None,
