@@ -304,7 +304,8 @@ def cmd_bench(opts, extra: list) -> int:
     rc = 0
     for version in pythons:
         say(f"benchmark on MXNet {version}")
-        rc |= run_env(version, ["benchmarks/bench_core.py"] + extra).returncode
+        for script in ("benchmarks/bench_core.py", "benchmarks/bench_finite.py"):
+            rc |= run_env(version, [script] + extra).returncode
     return rc
 
 
