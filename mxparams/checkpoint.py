@@ -21,9 +21,8 @@ from . import _checkpoint_file as files
 from . import _compat
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_int,
                      fmt_shape)
-from .errors import CheckpointError
-from .params import _check_block
-from .tying import _compatible, _examples
+from .errors import CheckpointError, examples
+from .params import _check_block, shapes_agree
 
 _EXPORT_PREFIXES = ("arg:", "aux:")
 
@@ -61,11 +60,11 @@ def save(block: gluon.Block, path) -> None:
     if pending or unset:
         reasons = []
         if unset:
-            reasons.append(f"{len(unset)} not initialized ({_examples(unset)}); "
+            reasons.append(f"{len(unset)} not initialized ({examples(unset)}); "
                            "call net.initialize()")
         if pending:
             reasons.append(f"{len(pending)} with shapes not known yet "
-                           f"({_examples(pending)}); run one forward pass")
+                           f"({examples(pending)}); run one forward pass")
         raise RuntimeError(f"cannot save {type(block).__name__}: parameters "
                            + "; ".join(reasons))
     files.write(path, {key: param.list_data()[0] for key, param in params.items()})
@@ -184,7 +183,7 @@ def _plan_by_names(keys, shapes, params, unique) -> _Plan:
         if len(pids) == 1 and len(found) == 1:
             chosen[pids[0]] = found[0]  # the only candidate either way
             continue
-        fits = {k: [pid for pid in pids if _compatible(
+        fits = {k: [pid for pid in pids if shapes_agree(
             _compat.raw_shape(params[first[pid]]), shapes[k])] for k in found}
         for key, candidates in fits.items():
             if not candidates:
@@ -283,7 +282,7 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
         shape = _compat.raw_shape(param)
         dtype = _compat.dtype_name(param)
         label = path_ if key == path_ else f"{path_} (file key {key!r})"
-        if not _compatible(shape, value.shape):
+        if not shapes_agree(shape, value.shape):
             reason = (f"shape {fmt_shape(tuple(value.shape))} in the file, "
                       f"{fmt_shape(shape)} in the network")
         elif value.dtype.name != dtype:
@@ -319,7 +318,7 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
 
 
 def _refusal(block, problems: dict, plan: _Plan, matching: int) -> str:
-    parts = [f"{reason}: {_examples(names)}" for reason, names in problems.items()]
+    parts = [f"{reason}: {examples(names)}" for reason, names in problems.items()]
     text = f"cannot load into {type(block).__name__}: " + "; ".join(parts) + "."
     if plan.ambiguous:
         text += (" The file is keyed by MXNet 1.x global names (an export or "

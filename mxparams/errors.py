@@ -79,6 +79,13 @@ class NonFiniteError(ValueError):
 _GLOBAL_NAME = re.compile(r"^(?:[a-z]+\d+_)*([a-z]+)\d+_([A-Za-z_]\w*)$")
 
 
+def examples(names) -> str:
+    """Up to four names, quoted, for a message: "'a', 'b', ..." or 'none'."""
+    names = list(names)
+    shown = ", ".join(repr(n) for n in names[:4])
+    return shown + (", ..." if len(names) > 4 else "") if names else "none"
+
+
 def _quoted(names) -> str:
     return ", ".join(repr(n) for n in names)
 

@@ -64,6 +64,18 @@ def elements(shape: tuple | None) -> int | None:
     return math.prod(shape)
 
 
+def shapes_agree(a: tuple | None, b: tuple | None) -> bool:
+    """Shapes agree where both are known (None: a dimension not known yet).
+
+    >>> shapes_agree((8, None), (8, 20)), shapes_agree((8, 4), (8, 5))
+    (True, False)
+    """
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x is None or y is None or x == y
+                                    for x, y in zip(a, b))
+
+
 def blocks(root: gluon.Block) -> dict[str, gluon.Block]:
     """Every block under ``root`` by structural path ('' is the root).
 

@@ -13,22 +13,8 @@ from mxnet import gluon
 
 from . import _compat
 from ._table import fmt_shape
-from .errors import ShapeMismatch
-from .params import _check_block, blocks
-
-
-def _compatible(a: tuple | None, b: tuple | None) -> bool:
-    """Shapes agree where both are known (None: a dimension not known yet)."""
-    if a is None or b is None:
-        return True
-    return len(a) == len(b) and all(x is None or y is None or x == y
-                                    for x, y in zip(a, b))
-
-
-def _examples(paths) -> str:
-    paths = list(paths)
-    shown = ", ".join(repr(p) for p in paths[:4])
-    return shown + (", ..." if len(paths) > 4 else "") if paths else "none"
+from .errors import ShapeMismatch, examples
+from .params import _check_block, blocks, shapes_agree
 
 
 def _hybridized(root: gluon.Block) -> bool:
@@ -83,8 +69,8 @@ def tie(dst: gluon.Block, src: gluon.Block, *,
         raise ValueError(
             f"cannot tie {type(dst).__name__} to {type(src).__name__}: they "
             f"have no parameter path in common ({type(dst).__name__} has "
-            f"{_examples(mine)}; {type(src).__name__} has "
-            f"{_examples(theirs)}). tie(dst, src) shares the parameters found "
+            f"{examples(mine)}; {type(src).__name__} has "
+            f"{examples(theirs)}). tie(dst, src) shares the parameters found "
             "at the same path in both, so pass blocks of the same structure")
     dst_blocks, src_blocks = blocks(dst), blocks(src)
     shapes, dtypes = [], []
@@ -92,7 +78,7 @@ def tie(dst: gluon.Block, src: gluon.Block, *,
         owner, _, attr = path.rpartition(".")
         a = _compat.display_shape(dst_blocks[owner], attr, mine[path])
         b = _compat.display_shape(src_blocks[owner], attr, theirs[path])
-        if not _compatible(a, b):
+        if not shapes_agree(a, b):
             shapes.append(f"{path!r}: expected {fmt_shape(b)} (as in "
                           f"{type(src).__name__}), got {fmt_shape(a)}")
         da, db = _compat.dtype_name(mine[path]), _compat.dtype_name(theirs[path])
