@@ -16,7 +16,7 @@ import numpy
 from mxnet import gluon
 
 from . import _compat
-from .params import Select, _check_block, matcher
+from .params import Select, matcher, walk
 
 KINDS = ("data", "grad")
 
@@ -30,6 +30,12 @@ class Entry(NamedTuple):
     kind: str                 # 'data' or 'grad'
     param: gluon.Parameter
     tied_to: str              # first path of the same Parameter, '' if this
+    shape: tuple | None       # display shape (unknown dims None)
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """Entries of the same Parameter and kind share it (tied paths)."""
+        return (self.tied_to or self.path, self.kind)
 
 
 def entries(block: gluon.Block, select: Select, grads: bool,
@@ -39,18 +45,16 @@ def entries(block: gluon.Block, select: Select, grads: bool,
     Gradients are skipped for ``grad_req='null'`` (there is none).  A tied
     Parameter appears at each of its paths, like in ``summary``.
     """
-    _check_block(block, func)
     match = matcher(select)
-    first: dict[int, str] = {}
     found = []
-    for path, param in _compat.structural_params(block).items():
-        tied = first.setdefault(id(param), path)
+    for site in walk(block, func).sites().values():
+        path, param = site.path, site.param
         if match is not None and not match(path, param):
             continue
-        tied = tied if tied != path else ""
-        found.append(Entry(path, "data", param, tied))
+        tied = site.first if site.first != path else ""
+        found.append(Entry(path, "data", param, tied, site.shape))
         if grads and param.grad_req != "null":
-            found.append(Entry(path, "grad", param, tied))
+            found.append(Entry(path, "grad", param, tied, site.shape))
     return found
 
 
@@ -93,10 +97,10 @@ def first_copy_stats(found: list[Entry]) -> list[tuple | None]:
 
     Each (Parameter, kind) is read once, however many paths reach it.
     """
-    done: dict[tuple[int, str], tuple | None] = {}
+    done: dict[tuple[str, str], tuple | None] = {}
     result = []
     for e in found:
-        key = (id(e.param), e.kind)
+        key = e.group
         if key not in done:
             arrays = copies(e.param, e.kind)
             done[key] = host_stats(on_host(arrays[0])) if arrays else None

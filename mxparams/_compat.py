@@ -1,19 +1,22 @@
-"""The one module that knows MXNet 1.x and 2.x differ.
+"""The one module that knows MXNet 1.x and 2.x differ, and Gluon's privates.
 
 Every difference is decided once, at import, by looking at what the installed
 MXNet *does* or *has* rather than at its version string.  Each gate carries a
-comment naming the difference (the section numbers refer to
-``shared/COMPAT.md``).  Everything else in mxparams calls the small shims
-below and never asks which MXNet it runs on.
+comment naming the difference and the section of ``docs/compatibility.md``
+where it was measured.  This is also the only module that reads Gluon's
+private attributes (``_reg_params``, ``_children``, ``_data``, ...): the rest
+of mxparams calls the small shims below and the one structural walk,
+:class:`Walk`, and never asks which MXNet it runs on.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import re
 import weakref
-from typing import Iterator
+from typing import Iterable, Mapping, NamedTuple
 
 import numpy
 import mxnet as mx
@@ -21,13 +24,13 @@ from mxnet import gluon
 
 MXNET_VERSION: str = mx.__version__
 
-# Gate (COMPAT §2, §3): 1.x gives every Parameter a process-global name
+# Gate (compatibility §2): 1.x gives every Parameter a process-global name
 # ('dense0_weight', counted per class) and keeps a ParameterDict per block;
 # 2.x names are only the attribute ('weight', not unique) and ParameterDict
 # is gone.  Global names are only meaningful, and only looked up, on 1.x.
 GLOBAL_NAMES: bool = hasattr(gluon.parameter, "ParameterDict")
 
-# Gate (COMPAT §13): Gluon 2 is numpy-only (its Block rejects legacy
+# Gate (compatibility §10): Gluon 2 is numpy-only (its Block rejects legacy
 # mx.nd inputs and builds mx.np parameters even after reset_np), whereas 1.x
 # runs in either mode and several 1.x model-zoo networks only run in legacy
 # nd mode.  The nd-era Block constructor, ``Block(prefix=None, params=None)``,
@@ -37,7 +40,7 @@ ND_MODE_SUPPORTED: bool = "prefix" in gluon.Block.__init__.__code__.co_varnames
 #: The array modes mxparams supports on the installed MXNet.
 MODES: tuple[str, ...] = ("np", "nd") if ND_MODE_SUPPORTED else ("np",)
 
-# Gate (COMPAT §16): Gluon 2's convolution layers pre-infer their weight
+# Gate (compatibility §4): Gluon 2's convolution layers pre-infer their weight
 # shape from kernel and channels only (``_Conv.pre_infer``) and leave the
 # input-channel dimension unknown until the first forward pass even when
 # ``in_channels`` was given; 1.x fills it in at construction.  For display we
@@ -69,52 +72,182 @@ def current_mode() -> str:
     return "np" if mx.util.is_np_array() else "nd"
 
 
-def children(block: gluon.Block) -> Iterator[tuple[str, gluon.Block]]:
+# --- the structural walk -------------------------------------------------
+
+def children(block: gluon.Block, path: str = "") -> Iterable[tuple[str, gluon.Block]]:
     """(name, child) pairs in registration order.
 
-    2.x keeps ``_children`` values as weak references, 1.x as the blocks
-    themselves (COMPAT §3, §4); a reference whose block was collected is
-    reported instead of crashing later with Gluon's 'weak object has gone
-    away'.
+    2.x keeps ``_children`` values as weak references, 1.x the blocks
+    themselves (compatibility §3); a reference whose block was collected is
+    reported, naming where it was, instead of Gluon's 'weak object has gone
+    away' or ``'NoneType' object has no attribute``.
     """
     for name, child in block._children.items():
-        if isinstance(child, weakref.ref):
+        if type(child) is weakref.ref:
             resolved = child()
             if resolved is None:
+                where = f"{path}.{name}" if path else name
                 raise RuntimeError(
-                    f"child {name!r} of {type(block).__name__} was garbage "
-                    "collected: Gluon 2 only keeps a weak reference to children "
-                    "added with register_child; keep the child as an attribute "
-                    "or in a Sequential")
+                    f"the child block at path {where!r} ({type(block).__name__}"
+                    f" child {name!r}) was garbage collected: Gluon 2 only keeps "
+                    "a weak reference to children added with register_child; "
+                    "keep the child as an attribute or in a Sequential")
             child = resolved
         yield name, child
 
 
-def own_params(block: gluon.Block) -> dict:
-    """The block's own parameters by attribute name (the same in 1.x and 2.x)."""
-    return block._reg_params
+_DEFAULT_COLLECT = inspect.unwrap(gluon.Block._collect_params_with_prefix)
 
 
-def structural_params(block: gluon.Block) -> dict:
-    """Gluon's own structural traversal: path -> Parameter.
+@functools.lru_cache(maxsize=None)
+def _own_traversal(cls: type) -> bool:
+    """Whether ``cls`` replaces Gluon's traversal with keys of its own.
 
-    ``_collect_params_with_prefix`` is private, but it is what
-    ``save_parameters`` writes, and it has the same keys and order in both
-    versions (COMPAT §3).
+    1.x fused RNN layers return ``_unfused.0.l_cell.i2h_weight`` for their
+    own ``l0_i2h_weight`` and NLP-toolkit attention cells ``proj_query.weight``
+    for ``query_weight`` (compatibility §3).  2.x wraps every method of its
+    numpy-mode classes (``use_np``), so compare what the wrappers wrap.
     """
-    return block._collect_params_with_prefix()
+    return inspect.unwrap(cls._collect_params_with_prefix) is not _DEFAULT_COLLECT
 
 
-def global_name(param: gluon.Parameter) -> str | None:
-    """The 1.x process-global name ('dense0_weight'); None on 2.x."""
-    return param.name if GLOBAL_NAMES else None
+class Node(NamedTuple):
+    """A block as the walk reached it."""
+    block: gluon.Block
+    parent: str | None    # path of the block that holds it; None for the root
+    name: str             # its name in the parent ('' for the root)
+    level: int            # 0 for the root, 1 for its children, ...
 
+
+class Site(NamedTuple):
+    """One structural path and what every mxparams view needs to know of it."""
+    path: str                  # exactly Gluon's key (what save_parameters writes)
+    param: gluon.Parameter     # Gluon's own object
+    owner: gluon.Block         # the block whose parameter it is
+    owner_path: str            # that block's path ('' for the root)
+    attr: str                  # its name in the owner (``_reg_params`` key)
+    first: str                 # first path of the same Parameter object
+    shape: tuple | None        # display shape: unknown dims None (see below)
+
+
+class Walk:
+    """Every block and every parameter path under ``root``, in one pass.
+
+    ``params`` maps each structural path to Gluon's own ``Parameter``: the
+    keys and order of Gluon's ``_collect_params_with_prefix`` (what
+    ``save_parameters`` writes, the same on 1.x and 2.x), including the keys
+    of blocks that replace that traversal with their own, which are asked
+    for theirs.  ``nodes`` maps every block path ('' is the root) to its
+    :class:`Node`, in pre-order; a block registered twice is there twice.
+    :meth:`sites` adds, per path, the owning block, the attribute, the
+    first path of the same Parameter and the display shape.
+
+    The walk keeps its own stack (Gluon's recursion stops near 1,200
+    levels) and copies no dictionaries per level, so its cost is linear in
+    blocks plus parameters.
+    """
+
+    __slots__ = ("root", "params", "nodes", "_segments", "_own_keys", "_sites")
+
+    def __init__(self, root: gluon.Block):
+        self.root = root
+        nodes: dict[str, Node] = {}
+        # Blocks whose parameters are keyed, in pre-order: (path, block,
+        # own), own for a block that replaces Gluon's traversal with keys of
+        # its own for itself and everything below it (its subtree).
+        segments: list[tuple[str, gluon.Block, bool]] = []
+        subtrees: dict[str, list[str]] = {}
+        stack = [("", root, None, "", 0, None)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            path, block, parent, name, level, inside = pop()
+            nodes[path] = Node(block, parent, name, level)
+            if inside is not None:
+                subtrees[inside].append(path)
+            elif _own_traversal(type(block)):
+                segments.append((path, block, True))
+                subtrees[path] = [path]
+                inside = path
+            else:
+                segments.append((path, block, False))
+            if block._children:
+                prefix = path + "." if path else ""
+                for child_name, child in reversed(list(children(block, path))):
+                    push((prefix + child_name, child, path, child_name,
+                          level + 1, inside))
+        # Keys are assembled after every block was reached, so a dead child
+        # is reported by name before a block's own traversal trips on it.
+        params: dict[str, gluon.Parameter] = {}
+        own_keys: dict[str, tuple[dict, list[str]]] = {}
+        for path, block, own in segments:
+            if own:
+                keys = block._collect_params_with_prefix(path)
+                own_keys[path] = (keys, subtrees[path])
+                params.update(keys)
+            else:
+                prefix = path + "." if path else ""
+                for key, param in block._reg_params.items():
+                    params[prefix + key] = param
+        self.params = params
+        self.nodes = nodes
+        self._segments = segments
+        self._own_keys = own_keys
+        self._sites: dict[str, Site] | None = None
+
+    def sites(self) -> dict[str, Site]:
+        """path -> :class:`Site`, in the order of ``params`` (computed once)."""
+        if self._sites is None:
+            self._sites = self._build_sites()
+        return self._sites
+
+    def _build_sites(self) -> dict[str, Site]:
+        where: dict[str, tuple] = {}
+        nodes = self.nodes
+        for path, block, own in self._segments:
+            prefix = path + "." if path else ""
+            if not own:
+                for key in block._reg_params:
+                    where[prefix + key] = (block, path, key)
+                continue
+            # A block with keys of its own: find each Parameter's real owner
+            # in its subtree by identity; keys it invents stay its own.
+            keys, subtree = self._own_keys[path]
+            known = {}
+            for node_path in subtree:
+                node = nodes[node_path].block
+                for key, param in node._reg_params.items():
+                    known.setdefault(id(param), (node, node_path, key))
+            for key, param in keys.items():
+                where[key] = known.get(id(param)) or (block, path, key[len(prefix):])
+        first: dict[int, str] = {}
+        sites = {}
+        for path, param in self.params.items():
+            owner, owner_path, attr = where[path]
+            sites[path] = Site(path, param, owner, owner_path, attr,
+                               first.setdefault(id(param), path),
+                               display_shape(owner, attr, param))
+        return sites
+
+    def ancestor(self, path: str, level: int) -> str:
+        """The path of the block at ``level`` above (or at) block ``path``."""
+        nodes = self.nodes
+        while nodes[path].level > level:
+            path = nodes[path].parent
+        return path
+
+
+def walk(block: gluon.Block) -> Walk:
+    """The structural walk of ``block`` (see :class:`Walk`)."""
+    return Walk(block)
+
+
+# --- shapes and dtypes -----------------------------------------------------
 
 def raw_shape(param: gluon.Parameter) -> tuple | None:
     """The shape with every unknown dimension as None.
 
-    1.x nd mode marks unknown dims with 0, numpy mode with -1 (COMPAT §6).
-    Gluon parameters are never zero-sized, so both mean "unknown".
+    1.x nd mode marks unknown dims with 0, numpy mode with -1 (compatibility
+    §4).  Gluon parameters are never zero-sized, so both mean "unknown".
     """
     # _shape, not the shape property: the property asks MXNet for the
     # array mode on every call, and only swaps 0 for -1.
@@ -130,13 +263,20 @@ def display_shape(block: gluon.Block | None, attr: str,
                   param: gluon.Parameter) -> tuple | None:
     """The shape as both versions know it before the first forward pass.
 
-    Like ``raw_shape``, plus the convolution input dimension that 1.x knows
-    from ``in_channels`` at construction (see the gate above).
+    Like ``raw_shape``, completed where it is unknown: from the data once
+    the Parameter holds some (a ``SymbolBlock`` loaded from an export leaves
+    ``Parameter.shape`` None on 1.x and 2.x, compatibility §4), and with the
+    convolution input dimension that 1.x knows from ``in_channels`` at
+    construction (see the gate above).
     """
     shape = raw_shape(param)
+    if shape is not None and None not in shape:
+        return shape
+    data = param._data
+    if data:
+        return tuple(data[0].shape)
     if (CONV_SHAPE_NEEDS_IN_CHANNELS and shape is not None and attr == "weight"
-            and isinstance(block, _CONV) and block._in_channels
-            and None in shape):
+            and isinstance(block, _CONV) and block._in_channels):
         filled = list(shape)
         if block._op_name == "convolution":
             axis = block._layout.find("C")
@@ -158,13 +298,15 @@ def _dtype_info(dtype) -> tuple[str, int]:
 
 def dtype_info(param: gluon.Parameter) -> tuple[str, int]:
     """(name, itemsize): ('float32', 4) in every mode (1.x nd mode keeps
-    a numpy type object where numpy mode keeps a string)."""
+    a numpy type object where numpy mode keeps a string, compatibility §10)."""
     return _dtype_info(param.dtype)
 
 
 def dtype_name(param: gluon.Parameter) -> str:
     return _dtype_info(param.dtype)[0]
 
+
+# --- parameter state -------------------------------------------------------
 
 def is_pending(param: gluon.Parameter) -> bool:
     """initialize() was called but the shape is unknown (deferred init)."""
@@ -174,6 +316,114 @@ def is_pending(param: gluon.Parameter) -> bool:
 def is_initialized(param: gluon.Parameter) -> bool:
     return param._data is not None
 
+
+def holds_np_arrays(param: gluon.Parameter) -> bool:
+    """Whether the data are mx.np arrays (else legacy mx.nd ones).
+
+    The kind follows the parameter's existing data, else the current mode,
+    as Gluon's own ``load_parameters`` decides (compatibility §10).
+    """
+    data = param._data
+    if data:
+        return isinstance(data[0], mx.np.ndarray)
+    return current_mode() == "np"
+
+
+# Gate (compatibility §1): 2.x renamed Parameter.list_ctx to list_device (and
+# list_ctx warns there); both return the devices of the copies, or while
+# initialization is deferred, the devices it will use.
+_LIST_DEVICES = getattr(gluon.Parameter, "list_device", None) or gluon.Parameter.list_ctx
+
+
+def devices(param: gluon.Parameter) -> list:
+    """The devices holding copies of ``param`` ([] if not initialized)."""
+    if param._data is None and not param._deferred_init:
+        return []
+    return list(_LIST_DEVICES(param))
+
+
+# --- 1.x global names ------------------------------------------------------
+
+# A 1.x global name: '<class><counter>_' prefixes (one per enclosing
+# name_scope), then the attribute: 'dense0_weight',
+# 'hybridsequential0_batchnorm1_running_mean' (compatibility §2).
+_GLOBAL_NAME = re.compile(r"^((?:[a-z]+\d+_)*[a-z]+\d+)_([A-Za-z_]\w*)$")
+
+
+def split_global_name(name: str, attrs: Iterable[str] | None = None
+                      ) -> tuple[str, str] | None:
+    """A 1.x global name as (block prefix, attribute), or None if it is not one.
+
+    Without ``attrs`` the grammar decides ('dense0_weight' -> ('dense0',
+    'weight')).  An attribute may look like a prefix itself (the fused RNN's
+    'l0_i2h_weight'), so with ``attrs``, the attribute names a network really
+    has, the longest one that ends the name wins.
+
+    >>> split_global_name("hybridsequential0_dense1_bias")
+    ('hybridsequential0_dense1', 'bias')
+    >>> split_global_name("lstm0_l0_i2h_weight", ["weight", "l0_i2h_weight"])
+    ('lstm0', 'l0_i2h_weight')
+    >>> split_global_name("0.weight") is None
+    True
+    """
+    if attrs is not None:
+        for attr in sorted(set(attrs), key=len, reverse=True):
+            if name.endswith("_" + attr) and len(name) > len(attr) + 1:
+                return name[:-len(attr) - 1], attr
+        return None
+    found = _GLOBAL_NAME.match(name)
+    return (found.group(1), found.group(2)) if found else None
+
+
+def global_name(param: gluon.Parameter) -> str | None:
+    """The 1.x process-global name ('dense0_weight'); None on 2.x."""
+    return param.name if GLOBAL_NAMES else None
+
+
+def path_of_global_name(params: Mapping[str, gluon.Parameter],
+                        name: str) -> str | None:
+    """The path whose Parameter carries the 1.x global name ``name``.
+
+    None when no parameter has that name, and always on 2.x, where
+    parameters have no global names.
+    """
+    if not GLOBAL_NAMES:
+        return None
+    for path, param in params.items():
+        if param.name == name:
+            return path
+    return None
+
+
+def foreign_global_name(name: str) -> tuple[str, str] | None:
+    """(block class, attribute) of a 1.x-style name used where none exist.
+
+    On 2.x a name such as 'dense0_weight' can only come from 1.x code or
+    output; the class ('dense') and attribute help find the path.  On 1.x
+    such names are real (see ``path_of_global_name``), so this is None.
+    """
+    if GLOBAL_NAMES:
+        return None
+    parts = split_global_name(name)
+    if parts is None:
+        return None
+    prefix, attr = parts
+    return re.sub(r"\d+$", "", prefix.rpartition("_")[2]), attr
+
+
+def attr_name(param: gluon.Parameter) -> str:
+    """The attribute-level name ('weight') of a lone Parameter, both versions.
+
+    2.x names a Parameter by its attribute only; 1.x prefixes the global
+    block names ('dense0_weight', 'hybridsequential0_dense1_bias').
+    """
+    if not GLOBAL_NAMES:
+        return param.name
+    parts = split_global_name(param.name)
+    return parts[1] if parts else param.name
+
+
+# --- logging ---------------------------------------------------------------
 
 @contextlib.contextmanager
 def _stderr_to_devnull():
@@ -193,16 +443,18 @@ def quiet_storage_log() -> None:
 
     2.x writes ``[hh:mm:ss] ../src/storage/storage.cc:202: Using Pooled
     (Naive) StorageManager for CPU`` to fd 2 at the first allocation on each
-    device type, and no setting silences it (COMPAT §1).  Allocating once on
-    ``cpu`` and ``cpu_pinned`` with fd 2 redirected uses the line up.  1.x
-    prints nothing, so this costs a few microseconds there.  Programs that
-    print (the command line, the notebooks) call it once at start-up;
-    importing mxparams does not.
+    device type, and no setting silences it (compatibility §1).  Allocating
+    once on ``cpu`` and ``cpu_pinned`` with fd 2 redirected uses the line
+    up.  1.x prints nothing, so this costs a few microseconds there.
+    Programs that print (the command line, the notebooks) call it once at
+    start-up; importing mxparams does not.
     """
     with _stderr_to_devnull(), mx.util.np_array(False), mx.util.np_shape(False):
         for device in (mx.cpu(), mx.cpu_pinned()):
             mx.nd.zeros((1,), ctx=device).wait_to_read()
 
+
+# --- creating parameters ---------------------------------------------------
 
 def add_param(block: gluon.Block, name: str, **kwargs) -> gluon.Parameter:
     """Create a Parameter owned by ``block`` as attribute ``name``.
@@ -210,7 +462,7 @@ def add_param(block: gluon.Block, name: str, **kwargs) -> gluon.Parameter:
     1.x only initializes (and names) parameters created through the block's
     ParameterDict, ``block.params.get`` (a bare ``gluon.Parameter`` attribute
     is saved but skipped by ``initialize``); 2.x has no ParameterDict and
-    takes a plain ``gluon.Parameter`` (COMPAT §3).
+    takes a plain ``gluon.Parameter`` (compatibility §3).
     """
     if GLOBAL_NAMES:
         param = block.params.get(name, **kwargs)
@@ -220,70 +472,13 @@ def add_param(block: gluon.Block, name: str, **kwargs) -> gluon.Parameter:
     return param
 
 
-# --- initialization, tying, constants (issue 3) ---
-
-# Gate (COMPAT §9): 2.x renamed Parameter.list_ctx to list_device (and
-# list_ctx warns there); both return the devices of the copies, or while
-# initialization is deferred, the devices it will use.
-_LIST_DEVICES = getattr(gluon.Parameter, "list_device", None) or gluon.Parameter.list_ctx
-
-
-def attr_name(param: gluon.Parameter) -> str:
-    """The attribute-level name ('weight') on both versions.
-
-    2.x names a Parameter by its attribute only; 1.x prefixes the global
-    block names ('dense0_weight', 'hybridsequential0_dense1_bias').
-    """
-    if not GLOBAL_NAMES:
-        return param.name
-    return re.sub(r"^(?:[a-z]+\d+_)+", "", param.name)
-
-
-def devices(param: gluon.Parameter) -> list:
-    """The devices holding copies of ``param`` ([] if not initialized)."""
-    if param._data is None and not param._deferred_init:
-        return []
-    return list(_LIST_DEVICES(param))
-
-
-# Gate (COMPAT §8): 2.x ties blocks after construction with the official
-# Block.share_parameters; 1.x has no such method and forbids re-assigning a
-# Parameter attribute, so the tie is done on the three structures that
-# 1.x's own ``params=`` sharing ends up with (the verified helper H4).
-SHARE_PARAMETERS: bool = hasattr(gluon.Block, "share_parameters")
-
-
-def _owner(root: gluon.Block, path: str) -> tuple[gluon.Block, str]:
-    *names, attr = path.split(".")
-    block = root
-    for name in names:
-        block = dict(children(block))[name]
-    return block, attr
-
-
-def share(dst: gluon.Block, mapping: dict) -> None:
-    """Make ``dst`` use the given Parameters: {structural path in dst: Parameter}."""
-    if SHARE_PARAMETERS:
-        dst.share_parameters(dict(mapping))
-        return
-    for path, new in mapping.items():
-        block, attr = _owner(dst, path)
-        old = block._reg_params[attr]
-        block._reg_params[attr] = new
-        object.__setattr__(block, attr, new)
-        # 1.x initialize() and Trainer read the block's ParameterDict,
-        # keyed by global name: the tied Parameter replaces the old one.
-        block._params._params.pop(old.name, None)
-        block._params._params[new.name] = new
-
-
 def make_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
     """A grad_req='null' Parameter holding ``value``, owned by ``block``.
 
     1.x creates constants through the block's ParameterDict
     (``params.get_constant(name, value)``; ``Constant(value)`` raises);
     2.x has no ParameterDict and takes ``gluon.Constant(value)``
-    (``Constant(name, value)`` raises) (COMPAT §2).
+    (``Constant(name, value)`` raises) (compatibility §8).
     """
     if GLOBAL_NAMES:
         param = block.params.get_constant(name, value)
@@ -293,7 +488,69 @@ def make_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
     return param
 
 
-# --- checkpoints ---
+# --- initialization --------------------------------------------------------
+
+def init_param(param: gluon.Parameter, default_init, devices_,
+               force_reinit: bool) -> None:
+    """Gluon's ``Parameter.initialize`` with ``default_init`` as the default.
+
+    The device argument is ``ctx=`` on 1.x and ``device=`` on 2.x
+    (compatibility §5); passed by position, it is the same call on both.
+    ``devices_`` None means "the CPU", as in Gluon.
+    """
+    param.initialize(None, devices_, default_init, force_reinit)
+
+
+# --- tying -----------------------------------------------------------------
+
+# Gate (compatibility §7): 2.x ties blocks after construction with the
+# official Block.share_parameters; 1.x has no such method and forbids
+# re-assigning a Parameter attribute, so the tie is done on the three
+# structures that 1.x's own ``params=`` sharing ends up with.
+SHARE_PARAMETERS: bool = hasattr(gluon.Block, "share_parameters")
+
+
+def share(replacements: Iterable[tuple[gluon.Block, str, gluon.Parameter]]) -> None:
+    """Make each (owner block, attribute) use the given Parameter.
+
+    2.x: the owner's own ``share_parameters({attribute: parameter})``, which
+    is keyed relative to the block it is called on, so blocks with keys of
+    their own (a ``SymbolBlock``'s '0.weight', a fused RNN) tie too.  1.x:
+    the attribute, ``_reg_params`` and the block's ParameterDict (keyed by
+    global name, read by ``initialize`` and ``Trainer``) get the new one.
+    """
+    if SHARE_PARAMETERS:
+        by_owner: dict[int, tuple[gluon.Block, dict]] = {}
+        for owner, attr, new in replacements:
+            by_owner.setdefault(id(owner), (owner, {}))[1][attr] = new
+        for owner, mapping in by_owner.values():
+            owner.share_parameters(mapping)
+        return
+    for owner, attr, new in replacements:
+        old = owner._reg_params[attr]
+        owner._reg_params[attr] = new
+        object.__setattr__(owner, attr, new)
+        owner._params._params.pop(old.name, None)
+        owner._params._params[new.name] = new
+
+
+def is_hybridized(block: gluon.Block) -> bool:
+    """Whether ``hybridize()`` is on for this block (a cached graph may exist)."""
+    return bool(getattr(block, "_active", False))
+
+
+def drop_cached_graph(block: gluon.Block) -> None:
+    """Forget a hybridized block's cached graph; it is traced again next call.
+
+    A cached graph keeps the Parameters it was traced with, so after a tie
+    the old ones would still be used (compatibility §7).
+    """
+    clear = getattr(block, "_clear_cached_op", None)
+    if clear is not None:
+        clear()
+
+
+# --- checkpoints -----------------------------------------------------------
 
 def _as_nd(value):
     if isinstance(value, mx.nd.NDArray):  # mx.np too: a view, not a copy
@@ -305,11 +562,12 @@ def save_portable(fname: str, arrays: dict) -> None:
     """Write {key: array} in the one format every version and mode loads.
 
     Each version's own ``save_parameters`` writes a file another setup
-    cannot load (COMPAT §10): 2.x writes a NumPy ``.npz`` that 1.x rejects,
-    and 1.x in numpy mode flags its file "np shape", which 1.x in nd mode
-    rejects.  MXNet's NDArray-list writer with numpy semantics switched off
-    writes the flag-free legacy format, verified to load on 1.9.1 and 2.0
-    in both modes.  ``arrays`` holds MXNet (np or nd) or NumPy arrays.
+    cannot load (compatibility §9): 2.x writes a NumPy ``.npz`` that 1.x
+    rejects, and 1.x in numpy mode flags its file "np shape", which 1.x in
+    nd mode rejects.  MXNet's NDArray-list writer with numpy semantics
+    switched off writes the flag-free legacy format, verified to load on
+    1.9.1 and 2.0 in both modes.  ``arrays`` holds MXNet (np or nd) or
+    NumPy arrays.
     """
     with mx.util.np_array(False), mx.util.np_shape(False):
         mx.nd.save(fname, {key: _as_nd(value) for key, value in arrays.items()})
@@ -319,7 +577,8 @@ def load_init(param: gluon.Parameter, array) -> None:
     """Gluon's own load step: set every copy, or initialize with the file's shape.
 
     ``Parameter._load_init`` names its second argument ``ctx`` on 1.x and
-    ``device`` on 2.x (COMPAT §1); None means "the parameter's own devices"
-    (or the pending ones of deferred initialization, or the CPU) on both.
+    ``device`` on 2.x (compatibility §1); None means "the parameter's own
+    devices" (or the pending ones of deferred initialization, or the CPU)
+    on both.
     """
     param._load_init(array, None)

@@ -22,7 +22,7 @@ from . import _compat
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_int,
                      fmt_shape)
 from .errors import CheckpointError, examples
-from .params import _check_block, shapes_agree
+from .params import shapes_agree, walk
 
 _EXPORT_PREFIXES = ("arg:", "aux:")
 
@@ -52,8 +52,7 @@ def save(block: gluon.Block, path) -> None:
     >>> list(mp.inspect(path).keys())
     ['0.weight', '0.bias']
     """
-    _check_block(block, "save")
-    params = _compat.structural_params(block)
+    params = walk(block, "save").params
     pending = [p for p, param in params.items() if _compat.is_pending(param)]
     unset = [p for p, param in params.items() if not _compat.is_initialized(param)
              and p not in pending]
@@ -123,31 +122,35 @@ def _strip_export_prefixes(name: str, keys) -> dict[str, str]:
 
 
 class _Plan(NamedTuple):
-    chosen: dict      # id(param) -> file key (short)
+    chosen: dict      # first path of a Parameter -> its file key (short)
     unexpected: list  # short file keys that fit no parameter
     ambiguous: list   # short file keys that fit several
     renamed: dict     # short file key -> path, for keys mapped by name
 
 
-def _plan(name: str, keys: dict, shapes: dict, params: dict) -> _Plan:
-    """Which file key goes to which Parameter (``keys``: short -> file key)."""
-    unique: dict[int, list[str]] = {}
-    for path, param in params.items():
-        unique.setdefault(id(param), []).append(path)
-    structural = (not keys or any(k in params for k in keys)
+def _plan(keys: dict, shapes: dict, sites: dict) -> _Plan:
+    """Which file key goes to which Parameter (``keys``: short -> file key).
+
+    ``sites`` are the network's, from the walk; a Parameter reachable by
+    several paths (tied) is one entry, under its first path.
+    """
+    paths: dict[str, list[str]] = {}
+    for site in sites.values():
+        paths.setdefault(site.first, []).append(site.path)
+    structural = (not keys or any(k in sites for k in keys)
                   or any("." in k for k in keys))
     if structural:
         chosen = {}
-        for pid, paths in unique.items():
-            found = next((p for p in paths if p in keys), None)
+        for first, tied in paths.items():
+            found = next((p for p in tied if p in keys), None)
             if found is not None:
-                chosen[pid] = found
-        unexpected = [k for k in keys if k not in params]
+                chosen[first] = found
+        unexpected = [k for k in keys if k not in sites]
         return _Plan(chosen, unexpected, [], {})
-    return _plan_by_names(keys, shapes, params, unique)
+    return _plan_by_names(keys, shapes, sites)
 
 
-def _plan_by_names(keys, shapes, params, unique) -> _Plan:
+def _plan_by_names(keys, shapes, sites) -> _Plan:
     """Map MXNet 1.x global names ('dense0_weight') to structural paths.
 
     On 1.x, names this very network carries are exact.  Otherwise a name
@@ -155,36 +158,35 @@ def _plan_by_names(keys, shapes, params, unique) -> _Plan:
     Parameter and that Parameter fits only this name: then no other
     assignment is possible, whatever order the file has.
     """
-    first = {pid: paths[0] for pid, paths in unique.items()}
+    firsts = {s.first: s for s in sites.values() if s.first == s.path}
     by_name = {}
-    for path, param in params.items():
-        global_name = _compat.global_name(param)
+    for site in firsts.values():
+        global_name = _compat.global_name(site.param)
         if global_name is not None:
-            by_name.setdefault(global_name, path)
+            by_name.setdefault(global_name, site.path)
     if by_name and all(k in by_name for k in keys):
         mapping = {k: by_name[k] for k in keys}
-        return _Plan({id(params[p]): k for k, p in mapping.items()}, [], [],
-                     mapping)
+        return _Plan({p: k for k, p in mapping.items()}, [], [], mapping)
 
-    attrs = sorted({p.rpartition(".")[2] for p in params}, key=len, reverse=True)
+    attrs = {site.attr for site in firsts.values()}
     groups: dict[str, tuple[list, list]] = {}
-    for pid, path in first.items():
-        attr = path.rpartition(".")[2]
-        groups.setdefault(attr, ([], []))[0].append(pid)
+    for first, site in firsts.items():
+        groups.setdefault(site.attr, ([], []))[0].append(first)
     unexpected = []
     for key in keys:
-        attr = next((a for a in attrs if key == a or key.endswith("_" + a)), None)
-        if attr is None:
+        parts = ((None, key) if key in attrs
+                 else _compat.split_global_name(key, attrs))
+        if parts is None:
             unexpected.append(key)
         else:
-            groups[attr][1].append(key)
+            groups[parts[1]][1].append(key)
     chosen, ambiguous = {}, []
-    for attr, (pids, found) in groups.items():
-        if len(pids) == 1 and len(found) == 1:
-            chosen[pids[0]] = found[0]  # the only candidate either way
+    for attr, (candidates_, found) in groups.items():
+        if len(candidates_) == 1 and len(found) == 1:
+            chosen[candidates_[0]] = found[0]  # the only candidate either way
             continue
-        fits = {k: [pid for pid in pids if shapes_agree(
-            _compat.raw_shape(params[first[pid]]), shapes[k])] for k in found}
+        fits = {k: [p for p in candidates_ if shapes_agree(
+            firsts[p].shape, shapes[k])] for k in found}
         for key, candidates in fits.items():
             if not candidates:
                 unexpected.append(key)
@@ -193,20 +195,13 @@ def _plan_by_names(keys, shapes, params, unique) -> _Plan:
                 chosen[candidates[0]] = key
             else:
                 ambiguous.append(key)
-    renamed = {k: first[pid] for pid, k in chosen.items()}
+    renamed = {k: first for first, k in chosen.items()}
     return _Plan(chosen, unexpected, ambiguous, renamed)
 
 
 def _array_for(param: gluon.Parameter, value: numpy.ndarray):
-    """The file's values as the array kind the parameter holds (mx.np/mx.nd).
-
-    The kind follows the parameter's existing data, else the current mode,
-    as Gluon's ``load_parameters`` does.
-    """
-    data = param._data
-    as_np = (isinstance(data[0], mx.np.ndarray) if data
-             else _compat.current_mode() == "np")
-    make = mx.np.array if as_np else mx.nd.array
+    """The file's values as the array kind the parameter holds (mx.np/mx.nd)."""
+    make = mx.np.array if _compat.holds_np_arrays(param) else mx.nd.array
     return make(value, dtype=value.dtype)
 
 
@@ -253,27 +248,24 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
     ...
     mxparams.errors.CheckpointError: checkpoint '...mlp.params': cannot load into HybridSequential: missing from the file: '2.weight', '2.bias'. Nothing was loaded; strict=False loads the 4 parameters that match
     """
-    _check_block(block, "load")
+    sites = walk(block, "load").sites()
     raw = files.read(path)
     name = raw.path
     keys = _strip_export_prefixes(name, raw.arrays)
     arrays = {short: raw.arrays[k] for short, k in keys.items()}
-    params = _compat.structural_params(block)
-    plan = _plan(name, keys, {k: a.shape for k, a in arrays.items()}, params)
+    plan = _plan(keys, {k: a.shape for k, a in arrays.items()}, sites)
 
     skipped: list[tuple[str, str]] = []
     problems: dict[str, list[str]] = {}
     good = []
-    ambiguous = set(plan.ambiguous)
-    seen = set()
-    for path_, param in params.items():
-        if id(param) in seen:
-            continue
-        seen.add(id(param))
-        key = plan.chosen.get(id(param))
+    for path_, site in sites.items():
+        if site.first != path_:
+            continue  # a tied Parameter is loaded once, under its first path
+        param = site.param
+        key = plan.chosen.get(path_)
         if key is None:
             reason = "missing from the file"
-            if ambiguous and not plan.chosen.get(id(param)):
+            if plan.ambiguous:
                 reason = "no unambiguous key in the file"
             problems.setdefault(reason, []).append(path_)
             skipped.append((path_, reason))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Mapping
 
 from . import _compat
@@ -74,11 +73,6 @@ class NonFiniteError(ValueError):
         self.report = report
 
 
-# A 1.x global name: one or more '<class><counter>_' prefixes, then the
-# attribute, e.g. 'dense0_weight', 'hybridsequential0_batchnorm1_running_mean'.
-_GLOBAL_NAME = re.compile(r"^(?:[a-z]+\d+_)*([a-z]+)\d+_([A-Za-z_]\w*)$")
-
-
 def examples(names) -> str:
     """Up to four names, quoted, for a message: "'a', 'b', ..." or 'none'."""
     names = list(names)
@@ -107,19 +101,18 @@ def not_found(key: object, params: Mapping, owner_types: Mapping[str, str],
         return ParamNotFound(f"no parameter at path {key!r}: {where} has no "
                              "parameters")
 
-    if _compat.GLOBAL_NAMES:
-        owner = next((p for p, v in params.items() if v.name == key), None)
-        if owner is not None:
-            return ParamNotFound(
-                f"{key!r} is the MXNet 1.x name of the parameter at path "
-                f"{owner!r}; the keys here are structural paths. Use "
-                f"{owner!r} (the same on MXNet 1.x and 2.x), or look the name "
-                "up with mp.get(block, name)")
+    owner = _compat.path_of_global_name(params, key)
+    if owner is not None:
+        return ParamNotFound(
+            f"{key!r} is the MXNet 1.x name of the parameter at path "
+            f"{owner!r}; the keys here are structural paths. Use "
+            f"{owner!r} (the same on MXNet 1.x and 2.x), or look the name "
+            "up with mp.get(block, name)")
 
     message = f"no parameter at path {key!r} in {where}"
-    legacy = _GLOBAL_NAME.match(key)
-    if legacy and not _compat.GLOBAL_NAMES:
-        cls, attr = legacy.groups()
+    legacy = _compat.foreign_global_name(key)
+    if legacy:
+        cls, attr = legacy
         candidates = [p for p in paths if p.rpartition(".")[2] == attr
                       and owner_types.get(p, "").lower() == cls]
         candidates = candidates or [p for p in paths

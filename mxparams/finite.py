@@ -159,17 +159,17 @@ def check_finite(block: gluon.Block, *, grads: bool = True,
     """
     found = _arrays.entries(block, select, grads, "check_finite")
     # Each (Parameter, kind) once, however many paths reach it.
-    unique: dict[tuple[int, str], list[tuple[object, object]]] = {}
+    unique: dict[tuple[str, str], list[tuple[object, object]]] = {}
     checked = {"data": 0, "grad": 0}
     for e in found:
-        key = (id(e.param), e.kind)
+        key = e.group
         if key not in unique:
             unique[key] = list(zip(_arrays.copies(e.param, e.kind),
                                    _compat.devices(e.param)))
         checked[e.kind] += bool(unique[key])
     flat = [(key, array, device) for key, pairs in unique.items()
             for array, device in pairs]
-    bad: dict[tuple[int, str], list[tuple]] = {}
+    bad: dict[tuple[str, str], list[tuple]] = {}
     for (key, array, device), ok in zip(
             flat, _finite([(a, d) for _, a, d in flat])):
         if not ok:
@@ -181,7 +181,7 @@ def check_finite(block: gluon.Block, *, grads: bool = True,
                 bad.setdefault(key, []).append(
                     (str(device) if several else "", values.size, nan, inf))
     rows = [FiniteRow(e.path, e.kind, *problem) for e in found
-            for problem in bad.get((id(e.param), e.kind), ())]
+            for problem in bad.get(e.group, ())]
     report = FiniteReport(rows, checked["data"], checked["grad"])
     if report and raise_error:
         raise NonFiniteError(report.message(), report)

@@ -113,21 +113,27 @@ def _resolve(init: InitSpec) -> mx.init.Initializer:
         f"None; got {type(init).__name__}")
 
 
-def _targets(target, select: Select) -> dict:
+def _targets(target, select: Select) -> list[tuple[str, gluon.Parameter]]:
+    """(path, Parameter) to initialize: each Parameter once, at its first path."""
     if isinstance(target, gluon.Parameter):
         if select is not None:
             raise TypeError("select applies to a Block or a ParamDict, not "
                             "to a single Parameter")
         # A lone Parameter does not know its path; its attribute name
         # ('weight') is the best stable stand-in.
-        return {_compat.attr_name(target): target}
+        return [(_compat.attr_name(target), target)]
     if isinstance(target, ParamDict):
-        return dict(target.select(select)) if select is not None else dict(target)
-    if isinstance(target, gluon.Block):
-        return dict(collect(target, select))
-    raise TypeError(
-        f"initialize() takes a Block, a Parameter or an mp.ParamDict, got "
-        f"{type(target).__name__}")
+        chosen = target.select(select)
+    elif isinstance(target, gluon.Block):
+        chosen = collect(target, select)
+    else:
+        raise TypeError(
+            f"initialize() takes a Block, a Parameter or an mp.ParamDict, got "
+            f"{type(target).__name__}")
+    once = {}
+    for site in chosen.sites().values():
+        once.setdefault(site.first, (site.path, site.param))
+    return list(once.values())
 
 
 def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
@@ -163,16 +169,10 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     ValueError: unknown initializer 'xavir'; did you mean 'xavier'? ...
     """
     default = _resolve(init)
-    params = _targets(target, select)
-    seen = set()
-    for path, param in params.items():
-        if id(param) in seen:
-            continue
-        seen.add(id(param))
+    for path, param in _targets(target, select):
         if not force_reinit and (_compat.is_initialized(param)
                                  or _compat.is_pending(param)):
             continue  # Gluon would warn, naming it ambiguously on 2.x
         where = ctx if ctx is not None else (_compat.devices(param) or None)
         chosen = _AtPath(default, path) if isinstance(default, Initializer) else default
-        # Positional: the device argument is ctx= on 1.x and device= on 2.x.
-        param.initialize(None, where, chosen, force_reinit)
+        _compat.init_param(param, chosen, where, force_reinit)

@@ -5,7 +5,7 @@ from mxnet import gluon
 
 from . import _compat
 from .errors import not_found
-from .params import _check_block, collect
+from .params import collect
 
 
 def get(block: gluon.Block, name: str) -> gluon.Parameter:
@@ -26,15 +26,13 @@ def get(block: gluon.Block, name: str) -> gluon.Parameter:
     ...
     mxparams.errors.ParamNotFound: no parameter at path '1.bais' in HybridSequential. Did you mean '1.bias', '0.bias'?
     """
-    _check_block(block, "get")
     params = collect(block)
     if isinstance(name, str):
         found = params._params.get(name)
         if found is not None:
             return found
-        if _compat.GLOBAL_NAMES:
-            for param in params.values():
-                if param.name == name:
-                    return param
+        path = _compat.path_of_global_name(params, name)
+        if path is not None:
+            return params[path]
     raise not_found(name, params._params, params.owner_types(),
                     type(block).__name__)

@@ -76,25 +76,9 @@ def shapes_agree(a: tuple | None, b: tuple | None) -> bool:
                                     for x, y in zip(a, b))
 
 
-def blocks(root: gluon.Block) -> dict[str, gluon.Block]:
-    """Every block under ``root`` by structural path ('' is the root).
-
-    A block registered under two names appears under both paths.
-
-    >>> from mxnet.gluon import nn
-    >>> net = nn.HybridSequential()
-    >>> net.add(nn.Dense(4), nn.HybridSequential())
-    >>> list(blocks(net))
-    ['', '0', '1']
-    """
-    found = {}
-    stack = [("", root)]
-    while stack:  # pre-order, children in registration order, as Gluon walks
-        path, block = stack.pop()
-        found[path] = block
-        stack.extend(reversed([(f"{path}.{name}" if path else name, child)
-                               for name, child in _compat.children(block)]))
-    return found
+def walk(block: object, func: str) -> _compat.Walk:
+    """The structural walk of ``block``, after checking it is a Block."""
+    return _compat.walk(_check_block(block, func))
 
 
 class ParamDict(Mapping):
@@ -121,12 +105,11 @@ class ParamDict(Mapping):
     True
     """
 
-    __slots__ = ("_params", "_root", "_owners")
+    __slots__ = ("_params", "_walk")
 
-    def __init__(self, params: dict, root: gluon.Block | None = None):
+    def __init__(self, params: dict, walk: _compat.Walk):
         self._params = params  # owned, never copied
-        self._root = root
-        self._owners: dict | None = None
+        self._walk = walk      # where the paths were found
 
     def __getitem__(self, path: str) -> gluon.Parameter:
         try:
@@ -156,11 +139,8 @@ class ParamDict(Mapping):
         match = matcher(select)
         if match is None:
             return self
-        picked = ParamDict({k: v for k, v in self._params.items()
-                            if match(k, v)}, self._root)
-        if self._owners is not None:  # already walked: reuse it
-            picked._owners = {k: self._owners[k] for k in picked._params}
-        return picked
+        return ParamDict({k: v for k, v in self._params.items() if match(k, v)},
+                         self._walk)
 
     def unique(self) -> list[gluon.Parameter]:
         """Each Parameter object once, in first-seen order (tied ones once).
@@ -174,26 +154,21 @@ class ParamDict(Mapping):
         """
         return list({id(p): p for p in self._params.values()}.values())
 
-    # -- owners: the block that holds each parameter --------------------
+    # -- what the walk knows of each path --------------------------------
 
-    def owners(self) -> dict[str, tuple[gluon.Block | None, str]]:
-        """path -> (owning block, attribute name); blocks unknown without root."""
-        if self._owners is None:
-            by_path = blocks(self._root) if self._root is not None else {}
-            self._owners = {}
-            for path in self._params:
-                block_path, _, attr = path.rpartition(".")
-                self._owners[path] = (by_path.get(block_path), attr)
-        return self._owners
+    def sites(self) -> dict[str, _compat.Site]:
+        """path -> :class:`~mxparams._compat.Site` (owner, attribute, shape...)."""
+        everything = self._walk.sites()
+        return {path: everything[path] for path in self._params}
 
     def owner_types(self) -> dict[str, str]:
-        return {path: type(block).__name__ if block is not None else ""
-                for path, (block, _) in self.owners().items()}
+        """path -> class name of the block that holds the parameter."""
+        return {path: type(site.owner).__name__
+                for path, site in self.sites().items()}
 
     def shapes(self) -> dict[str, tuple | None]:
         """Display shapes: unknown dims as None, identical on 1.x and 2.x."""
-        return {path: _compat.display_shape(block, attr, self._params[path])
-                for path, (block, attr) in self.owners().items()}
+        return {path: site.shape for path, site in self.sites().items()}
 
     # -- display ---------------------------------------------------------
 
@@ -236,9 +211,9 @@ def collect(block: gluon.Block, select: Select = None) -> ParamDict:
     >>> list(collect(net, select=lambda path, p: p.shape[0] == 2))
     ['1.weight', '1.bias']
     """
-    _check_block(block, "collect")
-    params = _compat.structural_params(block)
+    found = walk(block, "collect")
+    params = found.params
     match = matcher(select)
     if match is not None:
         params = {k: v for k, v in params.items() if match(k, v)}
-    return ParamDict(params, block)
+    return ParamDict(params, found)

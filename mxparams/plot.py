@@ -58,12 +58,12 @@ def plot_hist(block: gluon.Block, select: Select = None, grads: bool = False,
         raise ValueError(f"plot_hist: select={select!r} matches no parameter "
                          "path; list them with mp.collect(block).keys()")
     # One panel per Parameter: tied paths share it and its title.
-    names: dict[int, list[str]] = {}
+    names: dict[str, list[str]] = {}
     params = {}
     for e in found:
         if e.kind == "data":  # every path has a data entry
-            names.setdefault(id(e.param), []).append(e.path)
-            params[id(e.param)] = e.param
+            names.setdefault(e.group, []).append(e.path)
+            params[e.group] = e.param
     plt = _pyplot()
 
     ncols = 2 if grads else min(columns, len(params))

@@ -107,14 +107,14 @@ def check_replicas(block: gluon.Block, *, grads: bool = False,
     Compared  2 arrays with copies on several devices
     """
     found = _arrays.entries(block, select, grads, "check_replicas")
-    done: dict[tuple[int, str], list[tuple]] = {}
+    done: dict[tuple[str, str], list[tuple]] = {}
     rows, compared = [], 0
     for e in found:
         arrays = _arrays.copies(e.param, e.kind)
         if len(arrays) < 2:
             continue
         compared += 1
-        key = (id(e.param), e.kind)
+        key = e.group
         if key not in done:
             devices = _compat.devices(e.param)
             first = arrays[0].asnumpy().astype(numpy.float64)

@@ -15,7 +15,7 @@ from . import _arrays, _compat
 from ._arrays import KINDS, STAT_FIELDS
 from ._table import (Column, Table, Tabular, fmt_float, fmt_int,
                      fmt_shape)
-from .params import Select, _check_block, blocks
+from .params import Select, _check_block
 
 
 class StatRow(NamedTuple):
@@ -50,18 +50,6 @@ def _stat_columns() -> list[Column]:
             for f in STAT_FIELDS]
 
 
-def _display_shapes(block: gluon.Block, found) -> dict[str, tuple | None]:
-    """Shapes as ``summary`` shows them (unknown dims None, both versions)."""
-    shapes = {e.path: _compat.raw_shape(e.param) for e in found}
-    if any(s is None or None in s for s in shapes.values()):
-        # Only an unknown dimension needs the owning block (COMPAT §16).
-        by_path = blocks(block)
-        for e in found:
-            owner, _, attr = e.path.rpartition(".")
-            shapes[e.path] = _compat.display_shape(by_path[owner], attr, e.param)
-    return shapes
-
-
 class Stats(Tabular):
     """Statistics of each selected parameter (and gradient), as a table.
 
@@ -74,9 +62,8 @@ class Stats(Tabular):
         found = _arrays.entries(block, select, grads, "stats")
         values = _arrays.first_copy_stats(found)
         self.grads = bool(grads)
-        shapes = _display_shapes(block, found)
         self.rows: tuple[StatRow, ...] = tuple(
-            StatRow(e.path, e.kind, shapes[e.path],
+            StatRow(e.path, e.kind, e.shape,
                     *(v if v is not None else (None,) * len(STAT_FIELDS)),
                     tied_to=e.tied_to)
             for e, v in zip(found, values))

@@ -13,8 +13,7 @@ from mxnet import gluon
 from . import _compat
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_devices, fmt_int,
                      fmt_shape)
-from .params import (ParamDict, Select, _check_block, blocks, collect,
-                     elements, matcher)
+from .params import ParamDict, Select, elements, matcher, walk
 
 
 _CPU0 = mx.cpu(0)
@@ -33,6 +32,60 @@ class Row(NamedTuple):
     devices: tuple = ()       # devices holding copies; () before initialize
 
 
+def _collapse(found: _compat.Walk, sites: list, rows: list,
+              depth: int) -> tuple[Row, ...]:
+    """Rows of parameters held ``depth`` or more block levels down merge into
+    one row for their ancestor block at level ``depth``.
+
+    Levels are those of the owning blocks, not dots in the path: a fused
+    RNN's '_unfused.0.l_cell.i2h_weight' belongs to the RNN block itself.
+    """
+    nodes = found.nodes
+    all_sites = found.sites()
+
+    def block_at_depth(site) -> str | None:
+        if nodes[site.owner_path].level < depth:
+            return None
+        return found.ancestor(site.owner_path, depth)
+
+    groups: dict[str, list[tuple[Row, str, str]]] = {}
+    order: list[tuple[str, Row | None]] = []
+    for row, site in zip(rows, sites):
+        key = block_at_depth(site)
+        if key is None:
+            order.append((row.path, row))
+            continue
+        if key not in groups:
+            groups[key] = []
+            order.append((key, None))
+        tied = row.tied_to
+        if tied:  # shown as its block at this depth, when it is that deep
+            tied = block_at_depth(all_sites[tied]) or tied
+        groups[key].append((row, site.first, tied))
+
+    out = []
+    for key, row in order:
+        if row is not None:
+            out.append(row)
+            continue
+        members = groups[key]
+        seen = {}
+        for r, pid, _ in members:
+            seen.setdefault(pid, r)
+        sizes = [r.elements for r in seen.values()]
+        dtypes = {r.dtype for r, _, _ in members}
+        flags = {r.trainable for r, _, _ in members}
+        tied = dict.fromkeys(t for _, _, t in members if t and t != key)
+        devices = dict.fromkeys(d for r, _, _ in members for d in r.devices)
+        out.append(Row(
+            key, type(nodes[key].block).__name__, None,
+            dtypes.pop() if len(dtypes) == 1 else "mixed",
+            None if None in sizes else sum(sizes),
+            flags.pop() if len(flags) == 1 else None,
+            ", ".join(tied), tensors=len(members), devices=tuple(devices)))
+    return tuple(out)
+
+
 class Summary(Tabular):
     """Parameters of a block as a table, with totals.
 
@@ -45,38 +98,34 @@ class Summary(Tabular):
 
     def __init__(self, block: gluon.Block, select: Select = None,
                  depth: int | None = None):
-        _check_block(block, "summary")
+        found = walk(block, "summary")
         if depth is not None and (not isinstance(depth, int) or depth < 0):
             raise ValueError(f"depth must be a non-negative int, got {depth!r}")
-        everything = collect(block)._params
-        by_path = blocks(block)
         match = matcher(select)
-        # One pass over Gluon's dict: this runs once per parameter, and
+        # One pass over the walk: this runs once per parameter, and
         # networks with 10^4..10^5 parameters exist.
-        first_path: dict[int, str] = {}
-        selected = {}
+        sites = []
         rows = []
-        unique: dict[int, tuple[int | None, bool, int]] = {}
-        for path, param in everything.items():
-            first = first_path.setdefault(id(param), path)
-            if match is not None and not match(path, param):
+        unique: dict[str, tuple[int | None, bool, int]] = {}
+        dtype_info, devices = _compat.dtype_info, _compat.devices
+        for site in found.sites().values():
+            param = site.param
+            if match is not None and not match(site.path, param):
                 continue
-            selected[path] = param
-            block_path, _, attr = path.rpartition(".")
-            owner = by_path[block_path]
-            shape = _compat.display_shape(owner, attr, param)
-            size = elements(shape)
+            sites.append(site)
+            size = elements(site.shape)
             trainable = param.grad_req != "null"
-            dtype, item = _compat.dtype_info(param)
-            rows.append(Row(path, type(owner).__name__, shape, dtype, size,
-                            trainable, first if first != path else "",
-                            devices=tuple(_compat.devices(param))))
-            unique.setdefault(id(param), (size, trainable, item))
-        self.params = ParamDict(selected, block)
+            dtype, item = dtype_info(param)
+            rows.append(Row(site.path, type(site.owner).__name__, site.shape,
+                            dtype, size, trainable,
+                            site.first if site.first != site.path else "", 0,
+                            tuple(devices(param))))
+            unique.setdefault(site.first, (size, trainable, item))
+        self.params = ParamDict({s.path: s.param for s in sites}, found)
         self.param_rows: tuple[Row, ...] = tuple(rows)
         self.depth = depth
         self.rows: tuple[Row, ...] = (self.param_rows if depth is None else
-                                      self._collapse(by_path, depth))
+                                      _collapse(found, sites, rows, depth))
 
         self.paths = len(self.param_rows)
         self.unique = len(unique)
@@ -91,49 +140,6 @@ class Summary(Tabular):
         self.non_trainable: int | None = (
             self.known_elements - self.known_trainable if done else None)
         self.nbytes: int | None = self.known_bytes if done else None
-
-    def _collapse(self, by_path: dict[str, gluon.Block],
-                  depth: int) -> tuple[Row, ...]:
-        """Rows whose path has more than ``depth`` block levels merge into
-        one row for their ancestor block at that depth."""
-        groups: dict[str, list[tuple[Row, int]]] = {}
-        order: list[tuple[str, Row | None]] = []
-        for row, param in zip(self.param_rows, self.params.values()):
-            parts = row.path.split(".")
-            if len(parts) - 1 < depth:
-                order.append((row.path, row))
-                continue
-            key = ".".join(parts[:depth])
-            if key not in groups:
-                groups[key] = []
-                order.append((key, None))
-            groups[key].append((row, id(param)))
-
-        rows = []
-        for key, row in order:
-            if row is not None:
-                rows.append(row)
-                continue
-            members = groups[key]
-            seen = {}
-            for r, pid in members:
-                seen.setdefault(pid, r)
-            sizes = [r.elements for r in seen.values()]
-            dtypes = {r.dtype for r, _ in members}
-            flags = {r.trainable for r, _ in members}
-            inside = key + "."
-            tied = dict.fromkeys(
-                ".".join(r.tied_to.split(".")[:depth]) for r, _ in members
-                if r.tied_to and not r.tied_to.startswith(inside))
-            devices = dict.fromkeys(d for r, _ in members for d in r.devices)
-            rows.append(Row(
-                key, type(by_path[key]).__name__, None,
-                dtypes.pop() if len(dtypes) == 1 else "mixed",
-                None if None in sizes else sum(sizes),
-                flags.pop() if len(flags) == 1 else None,
-                ", ".join(tied), tensors=len(members),
-                devices=tuple(devices)))
-        return tuple(rows)
 
     # -- rendering -------------------------------------------------------
 

@@ -5,7 +5,7 @@ from mxnet import gluon
 
 from . import _compat
 from ._table import Column, Table, Tabular, fmt_int, fmt_shape
-from .params import _check_block, collect, elements
+from .params import elements, walk
 
 
 class Tree(Tabular):
@@ -17,55 +17,65 @@ class Tree(Tabular):
 
     def __init__(self, block: gluon.Block, depth: int | None = None,
                  params: bool = False):
-        _check_block(block, "tree")
+        found = walk(block, "tree")
         if depth is not None and (not isinstance(depth, int) or depth < 0):
             raise ValueError(f"depth must be a non-negative int, got {depth!r}")
-        collected = collect(block)
-        shapes = collected.shapes()
-        first_path: dict[int, str] = {}
-        # Unique parameters below each block path ('' is the root).
-        below: dict[str, dict[int, int | None]] = {}
-        for path, param in collected.items():
-            shape = shapes[path]
-            size = elements(shape)
-            first_path.setdefault(id(param), path)
-            parts = path.split(".")
-            for cut in range(len(parts)):
-                below.setdefault(".".join(parts[:cut]), {})[id(param)] = size
+        nodes = found.nodes
+        # Unique parameters below each block path ('' is the root), and
+        # each block's own parameters as the walk found them.
+        below: dict[str, dict[str, int | None]] = {path: {} for path in nodes}
+        owned: dict[str, list[_compat.Site]] = {}
+        for site in found.sites().values():
+            size = elements(site.shape)
+            owned.setdefault(site.owner_path, []).append(site)
+            path = site.owner_path
+            while path is not None:
+                below[path][site.first] = size
+                path = nodes[path].parent
+        kids: dict[str, list[str]] = {}
+        for path, node in nodes.items():
+            if node.parent is not None:
+                kids.setdefault(node.parent, []).append(path)
 
         def count(path: str) -> int | None:
-            sizes = below.get(path, {}).values()
+            sizes = below[path].values()
             return None if None in sizes else sum(sizes)
 
-        self.rows: list[tuple[str, int | None]] = []
-
-        def walk(path: str, node: gluon.Block, indent: str, level: int):
+        def items(path: str, indent: str, level: int) -> list[tuple]:
+            """What to draw under block ``path``: its own parameters
+            (with ``params``), then its children, each with its branch."""
             if depth is not None and level >= depth:
-                return
-            items = []
-            if params:
-                for attr, param in _compat.own_params(node).items():
-                    items.append((attr, param, None))
-            for name, child in _compat.children(node):
-                items.append((name, None, child))
-            for i, (name, param, child) in enumerate(items):
-                last = i == len(items) - 1
-                branch = indent + ("└── " if last else "├── ")
-                full = f"{path}.{name}" if path else name
-                if child is not None:
-                    self.rows.append((f"{branch}{name}: {type(child).__name__}",
-                                      count(full)))
-                    walk(full, child, indent + ("    " if last else "│   "),
-                         level + 1)
-                else:
-                    shape = shapes[full]
-                    label = f"{branch}{name} {fmt_shape(shape)}"
-                    if first_path[id(param)] != full:
-                        label += f" tied to {first_path[id(param)]}"
-                    self.rows.append((label, elements(shape)))
+                return []
+            shown = ([(site, None) for site in owned.get(path, ())] if params
+                     else [])
+            shown += [(None, child) for child in kids.get(path, ())]
+            out = []
+            for i, (site, child) in enumerate(shown):
+                last = i == len(shown) - 1
+                out.append((site, child, indent + ("└── " if last else "├── "),
+                            indent + ("    " if last else "│   "), level + 1,
+                            path + "." if path else ""))
+            return out
 
-        self.rows.append((type(block).__name__, count("")))
-        walk("", block, "", 0)
+        self.rows: list[tuple[str, int | None]] = [(type(block).__name__,
+                                                     count(""))]
+        # An explicit stack, not recursion: the depth of a network is not
+        # bounded by Python's recursion limit.
+        stack = items("", "", 0)[::-1]
+        while stack:
+            site, child, branch, indent, level, prefix = stack.pop()
+            if child is not None:
+                node = nodes[child]
+                self.rows.append((f"{branch}{node.name}: "
+                                  f"{type(node.block).__name__}", count(child)))
+                stack.extend(items(child, indent, level)[::-1])
+                continue
+            name = (site.path[len(prefix):] if site.path.startswith(prefix)
+                    else site.path)
+            label = f"{branch}{name} {fmt_shape(site.shape)}"
+            if site.first != site.path:
+                label += f" tied to {site.first}"
+            self.rows.append((label, elements(site.shape)))
         self.total = self.rows[0][1]
 
     def table(self) -> Table:

@@ -14,17 +14,11 @@ from mxnet import gluon
 from . import _compat
 from ._table import fmt_shape
 from .errors import ShapeMismatch, examples
-from .params import _check_block, blocks, shapes_agree
+from .params import shapes_agree, walk
 
 
-def _hybridized(root: gluon.Block) -> bool:
-    return any(getattr(b, "_active", False) for b in blocks(root).values())
-
-
-def _clear_cached_graphs(root: gluon.Block) -> None:
-    for block in blocks(root).values():
-        if hasattr(block, "_clear_cached_op"):
-            block._clear_cached_op()
+def _blocks(found: _compat.Walk) -> list[gluon.Block]:
+    return [node.block for node in found.nodes.values()]
 
 
 def tie(dst: gluon.Block, src: gluon.Block, *,
@@ -58,30 +52,26 @@ def tie(dst: gluon.Block, src: gluon.Block, *,
     call traces the tied network; without ``root``, tying a hybridized
     block warns.
     """
-    _check_block(dst, "tie")
-    _check_block(src, "tie")
-    if root is not None:
-        _check_block(root, "tie")
-    mine = _compat.structural_params(dst)
-    theirs = _compat.structural_params(src)
-    common = [p for p in mine if p in theirs]
+    mine = walk(dst, "tie")
+    theirs = walk(src, "tie")
+    around = walk(root, "tie") if root is not None else None
+    common = [p for p in mine.params if p in theirs.params]
     if not common:
         raise ValueError(
             f"cannot tie {type(dst).__name__} to {type(src).__name__}: they "
             f"have no parameter path in common ({type(dst).__name__} has "
-            f"{examples(mine)}; {type(src).__name__} has "
-            f"{examples(theirs)}). tie(dst, src) shares the parameters found "
-            "at the same path in both, so pass blocks of the same structure")
-    dst_blocks, src_blocks = blocks(dst), blocks(src)
+            f"{examples(mine.params)}; {type(src).__name__} has "
+            f"{examples(theirs.params)}). tie(dst, src) shares the parameters "
+            "found at the same path in both, so pass blocks of the same "
+            "structure")
+    my_sites, their_sites = mine.sites(), theirs.sites()
     shapes, dtypes = [], []
     for path in common:
-        owner, _, attr = path.rpartition(".")
-        a = _compat.display_shape(dst_blocks[owner], attr, mine[path])
-        b = _compat.display_shape(src_blocks[owner], attr, theirs[path])
-        if not shapes_agree(a, b):
-            shapes.append(f"{path!r}: expected {fmt_shape(b)} (as in "
-                          f"{type(src).__name__}), got {fmt_shape(a)}")
-        da, db = _compat.dtype_name(mine[path]), _compat.dtype_name(theirs[path])
+        a, b = my_sites[path], their_sites[path]
+        if not shapes_agree(a.shape, b.shape):
+            shapes.append(f"{path!r}: expected {fmt_shape(b.shape)} (as in "
+                          f"{type(src).__name__}), got {fmt_shape(a.shape)}")
+        da, db = _compat.dtype_name(a.param), _compat.dtype_name(b.param)
         if da != db:
             dtypes.append(f"{path!r}: {db} in {type(src).__name__}, {da} in "
                           f"{type(dst).__name__}")
@@ -94,15 +84,15 @@ def tie(dst: gluon.Block, src: gluon.Block, *,
                         + ". Cast one block first (block.cast(dtype)); "
                         "nothing was changed")
 
-    hybridized = _hybridized(dst) or _hybridized(src)
-    _compat.share(dst, {path: theirs[path] for path in common
-                        if mine[path] is not theirs[path]})
-    # A cached graph holds the Parameters it was traced with (COMPAT §8).
-    _clear_cached_graphs(dst)
-    _clear_cached_graphs(src)
-    if root is not None:
-        _clear_cached_graphs(root)
-    elif hybridized:
+    touched = _blocks(mine) + _blocks(theirs)
+    hybridized = any(_compat.is_hybridized(b) for b in touched)
+    _compat.share((my_sites[p].owner, my_sites[p].attr, their_sites[p].param)
+                  for p in common if my_sites[p].param is not their_sites[p].param)
+    # A cached graph holds the Parameters it was traced with
+    # (compatibility §7): every block that may hold one is re-traced.
+    for block in touched + (_blocks(around) if around is not None else []):
+        _compat.drop_cached_graph(block)
+    if around is None and hybridized:
         warnings.warn(
             f"tied a hybridized {type(dst).__name__}: a network containing it "
             "that has already run keeps the old parameters in its cached "
@@ -125,8 +115,7 @@ def tied_groups(block: gluon.Block) -> list[list[str]]:
     >>> mp.tied_groups(net)
     [['0.weight', '2.weight'], ['0.bias', '2.bias']]
     """
-    _check_block(block, "tied_groups")
-    groups: dict[int, list[str]] = {}
-    for path, param in _compat.structural_params(block).items():
-        groups.setdefault(id(param), []).append(path)
+    groups: dict[str, list[str]] = {}
+    for site in walk(block, "tied_groups").sites().values():
+        groups.setdefault(site.first, []).append(site.path)
     return [paths for paths in groups.values() if len(paths) > 1]

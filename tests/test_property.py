@@ -17,7 +17,6 @@ from mxnet.gluon import nn
 
 import mxparams as mp
 from mxparams import _compat
-from mxparams.params import blocks
 
 from helpers import Holder, initialize
 
@@ -128,11 +127,15 @@ def test_random_networks(spec, init, data, tmp_path):
         if _compat.GLOBAL_NAMES:
             assert mp.get(net, param.name) is param
 
-    # The owner of every path is a block at the path's prefix.
-    by_path = blocks(net)
+    # The owner of every path is the block at the path's prefix, where the
+    # parameter is the attribute named by the path's last part.
+    found = _compat.walk(net)
     for path, param in params.items():
-        owner = by_path[path.rpartition(".")[0]]
-        assert _compat.own_params(owner)[path.rpartition(".")[2]] is param
+        site = found.sites()[path]
+        block_path, _, attr = path.rpartition(".")
+        assert site.owner is found.nodes[block_path].block
+        assert (site.owner_path, site.attr) == (block_path, attr)
+        assert getattr(site.owner, attr) is param
 
     # The keys save_parameters writes, once every shape is known.
     summary = mp.summary(net)
