@@ -171,7 +171,7 @@ class Summary(Tabular):
         return Table(columns, cells, footer)
 
     def _footer(self) -> list[tuple[str, str]]:
-        counts = f"{self.paths} paths, {self.unique} unique"
+        counts = f"{self.paths} path{'s' * (self.paths != 1)}, {self.unique} unique"
         split = (f"{self.known_trainable:,} trainable, "
                  f"{self.known_elements - self.known_trainable:,} non-trainable")
         if self.pending == 0:
