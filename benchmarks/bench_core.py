@@ -87,6 +87,71 @@ def import_overhead(repeat: int) -> None:
           f"(+{(b / a - 1) * 100:.1f}%)")
 
 
+def flat(layers: int) -> nn.HybridSequential:
+    """One Sequential of ``layers`` Dense(4, in_units=4)."""
+    net = nn.HybridSequential()
+    for _ in range(layers):
+        net.add(nn.Dense(4, in_units=4))
+    return net
+
+
+def deep(width: int, depth: int = 50) -> nn.HybridSequential:
+    """``depth`` nested Sequentials, each holding ``width`` Dense layers
+    before the next level: the depth stays, the width grows."""
+    net = top = nn.HybridSequential()
+    for level in range(depth):
+        for _ in range(width):
+            net.add(nn.Dense(4, in_units=4))
+        if level < depth - 1:
+            inner = nn.HybridSequential()
+            net.add(inner)
+            net = inner
+    return top
+
+
+def interleaved(funcs: dict, repeat: int) -> dict[str, float]:
+    """Median seconds of each function, calls interleaved round by round
+    so that the machine's drift hits all of them alike."""
+    for func in funcs.values():
+        func()
+    times = {name: [] for name in funcs}
+    for _ in range(repeat):
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def growth(title: str, make, small: int, big: int, repeat: int) -> None:
+    """Time of each call on the big network over the small one (10x the
+    parameters: linear is 10x)."""
+    nets = {"small": make(small), "big": make(big)}
+    calls = {}
+    for size, net in nets.items():
+        calls[f"traversal {size}"] = net._collect_params_with_prefix
+        calls[f"collect {size}"] = lambda net=net: mp.collect(net)
+        calls[f"summary {size}"] = lambda net=net: str(mp.summary(net))
+        calls[f"tree {size}"] = lambda net=net: str(mp.tree(net))
+    t = interleaved(calls, repeat)
+    n_small = len(mp.collect(nets["small"]))
+    n_big = len(mp.collect(nets["big"]))
+    print(f"\n{title}: {n_small:,} -> {n_big:,} parameters "
+          f"(x{n_big / n_small:.0f})")
+    for call in ("traversal", "collect", "summary", "tree"):
+        a, b = t[f"{call} small"], t[f"{call} big"]
+        print(f"  {call:10} {a * 1e3:8.2f} ms -> {b * 1e3:8.2f} ms   x{b / a:5.1f}")
+
+
+def summary_ratio(net, repeat: int) -> None:
+    t = interleaved({"traversal": net._collect_params_with_prefix,
+                     "str(mp.summary)": lambda: str(mp.summary(net))}, repeat)
+    print(f"\nresnet152_v1, interleaved: str(mp.summary) "
+          f"{t['str(mp.summary)'] * 1e3:.3f} ms / traversal "
+          f"{t['traversal'] * 1e3:.3f} ms = "
+          f"{t['str(mp.summary)'] / t['traversal']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=15)
@@ -100,6 +165,13 @@ def main() -> None:
         net = _zoo.build("resnet152_v1", "np")
         report("resnet152_v1 (after a forward pass)",
                len(mp.collect(net)), measure(net, args.repeat))
+        summary_ratio(net, args.repeat * 4)
+        del net
+
+    growth("flat Sequential of Dense layers, 500 -> 5,000 layers", flat,
+           500, 5_000, max(5, args.repeat // 2))
+    growth("50 nested levels, 10 -> 100 Dense layers per level", deep,
+           10, 100, max(5, args.repeat // 2))
 
     net = synthetic(10_000)
     report("synthetic (200 x 50 Dense)", 10_000, measure(net, args.repeat))

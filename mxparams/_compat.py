@@ -74,7 +74,16 @@ def current_mode() -> str:
 
 # --- the structural walk -------------------------------------------------
 
-def children(block: gluon.Block, path: str = "") -> Iterable[tuple[str, gluon.Block]]:
+def _lost_child(block: gluon.Block, path: str, name: str) -> RuntimeError:
+    where = f"{path}.{name}" if path else name
+    return RuntimeError(
+        f"the child block at path {where!r} ({type(block).__name__} child "
+        f"{name!r}) was garbage collected: Gluon 2 only keeps a weak "
+        "reference to children added with register_child; keep the child as "
+        "an attribute or in a Sequential")
+
+
+def children(block: gluon.Block, path: str = "") -> list[tuple[str, gluon.Block]]:
     """(name, child) pairs in registration order.
 
     2.x keeps ``_children`` values as weak references, 1.x the blocks
@@ -82,24 +91,21 @@ def children(block: gluon.Block, path: str = "") -> Iterable[tuple[str, gluon.Bl
     reported, naming where it was, instead of Gluon's 'weak object has gone
     away' or ``'NoneType' object has no attribute``.
     """
+    found = []
     for name, child in block._children.items():
         if type(child) is weakref.ref:
             resolved = child()
             if resolved is None:
-                where = f"{path}.{name}" if path else name
-                raise RuntimeError(
-                    f"the child block at path {where!r} ({type(block).__name__}"
-                    f" child {name!r}) was garbage collected: Gluon 2 only keeps "
-                    "a weak reference to children added with register_child; "
-                    "keep the child as an attribute or in a Sequential")
+                raise _lost_child(block, path, name)
             child = resolved
-        yield name, child
+        found.append((name, child))
+    return found
 
 
 _DEFAULT_COLLECT = inspect.unwrap(gluon.Block._collect_params_with_prefix)
+_OWN_TRAVERSAL: dict[type, bool] = {}
 
 
-@functools.lru_cache(maxsize=None)
 def _own_traversal(cls: type) -> bool:
     """Whether ``cls`` replaces Gluon's traversal with keys of its own.
 
@@ -108,7 +114,11 @@ def _own_traversal(cls: type) -> bool:
     for ``query_weight`` (compatibility §3).  2.x wraps every method of its
     numpy-mode classes (``use_np``), so compare what the wrappers wrap.
     """
-    return inspect.unwrap(cls._collect_params_with_prefix) is not _DEFAULT_COLLECT
+    own = _OWN_TRAVERSAL.get(cls)
+    if own is None:
+        own = _OWN_TRAVERSAL[cls] = (inspect.unwrap(cls._collect_params_with_prefix)
+                                     is not _DEFAULT_COLLECT)
+    return own
 
 
 class Node(NamedTuple):
@@ -128,6 +138,11 @@ class Site(NamedTuple):
     attr: str                  # its name in the owner (``_reg_params`` key)
     first: str                 # first path of the same Parameter object
     shape: tuple | None        # display shape: unknown dims None (see below)
+
+
+# NamedTuple() calls a Python-level __new__; the walk builds one record per
+# block and per parameter, so it builds them as tuple.__new__ does.
+_new = tuple.__new__
 
 
 class Walk:
@@ -158,10 +173,10 @@ class Walk:
         segments: list[tuple[str, gluon.Block, bool]] = []
         subtrees: dict[str, list[str]] = {}
         stack = [("", root, None, "", 0, None)]
-        pop, push = stack.pop, stack.append
+        pop, push, ref = stack.pop, stack.append, weakref.ref
         while stack:
             path, block, parent, name, level, inside = pop()
-            nodes[path] = Node(block, parent, name, level)
+            nodes[path] = _new(Node, (block, parent, name, level))
             if inside is not None:
                 subtrees[inside].append(path)
             elif _own_traversal(type(block)):
@@ -170,11 +185,17 @@ class Walk:
                 inside = path
             else:
                 segments.append((path, block, False))
-            if block._children:
+            kids = block._children
+            if kids:
                 prefix = path + "." if path else ""
-                for child_name, child in reversed(list(children(block, path))):
-                    push((prefix + child_name, child, path, child_name,
-                          level + 1, inside))
+                level += 1
+                for child_name, child in reversed(kids.items()):
+                    if type(child) is ref:
+                        child = child()
+                        if child is None:
+                            raise _lost_child(block, path, child_name)
+                    push((prefix + child_name, child, path, child_name, level,
+                          inside))
         # Keys are assembled after every block was reached, so a dead child
         # is reported by name before a block's own traversal trips on it.
         params: dict[str, gluon.Parameter] = {}
@@ -184,7 +205,7 @@ class Walk:
                 keys = block._collect_params_with_prefix(path)
                 own_keys[path] = (keys, subtrees[path])
                 params.update(keys)
-            else:
+            elif block._reg_params:
                 prefix = path + "." if path else ""
                 for key, param in block._reg_params.items():
                     params[prefix + key] = param
@@ -201,31 +222,34 @@ class Walk:
         return self._sites
 
     def _build_sites(self) -> dict[str, Site]:
-        where: dict[str, tuple] = {}
+        sites: dict[str, Site] = {}
+        first: dict[int, str] = {}
+        first_of = first.setdefault
         nodes = self.nodes
         for path, block, own in self._segments:
             prefix = path + "." if path else ""
-            if not own:
-                for key in block._reg_params:
-                    where[prefix + key] = (block, path, key)
-                continue
-            # A block with keys of its own: find each Parameter's real owner
-            # in its subtree by identity; keys it invents stay its own.
-            keys, subtree = self._own_keys[path]
-            known = {}
-            for node_path in subtree:
-                node = nodes[node_path].block
-                for key, param in node._reg_params.items():
-                    known.setdefault(id(param), (node, node_path, key))
-            for key, param in keys.items():
-                where[key] = known.get(id(param)) or (block, path, key[len(prefix):])
-        first: dict[int, str] = {}
-        sites = {}
-        for path, param in self.params.items():
-            owner, owner_path, attr = where[path]
-            sites[path] = Site(path, param, owner, owner_path, attr,
-                               first.setdefault(id(param), path),
-                               display_shape(owner, attr, param))
+            if own:
+                # Keys of its own: find each Parameter's real owner in the
+                # block's subtree by identity; keys it invents stay its own.
+                keys, subtree = self._own_keys[path]
+                known = {}
+                for node_path in subtree:
+                    node = nodes[node_path].block
+                    for key, param in node._reg_params.items():
+                        known.setdefault(id(param), (node, node_path, key))
+                entries = ((key, param, *(known.get(id(param)) or
+                                         (block, path, key[len(prefix):])))
+                           for key, param in keys.items())
+            else:
+                entries = ((prefix + key, param, block, path, key)
+                           for key, param in block._reg_params.items())
+            for key, param, owner, owner_path, attr in entries:
+                shape = param._shape
+                # Known shapes are the rule: keep them without a call.
+                if type(shape) is not tuple or 0 in shape or -1 in shape:
+                    shape = display_shape(owner, attr, param)
+                sites[key] = _new(Site, (key, param, owner, owner_path, attr,
+                                         first_of(id(param), key), shape))
         return sites
 
     def ancestor(self, path: str, level: int) -> str:

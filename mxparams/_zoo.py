@@ -54,7 +54,7 @@ def build_any_mode(name: str, forward: bool = True) -> tuple[gluon.Block, str]:
     """Build in numpy mode, or in legacy nd mode where only that works.
 
     Several 1.x networks (DenseNet, Inception v3, SqueezeNet, MobileNetV2)
-    use legacy operators that reject numpy arrays (COMPAT §16).
+    use legacy operators that reject numpy arrays (compatibility §10).
     """
     try:
         return build(name, "np", forward), "np"

@@ -30,7 +30,7 @@ def _convert(value, like):
     """The value as the array type of ``like`` (mx.np vs legacy mx.nd).
 
     Gluon's own ``set_data`` refuses to assign an mx.nd array into an mx.np
-    parameter (COMPAT §7); the array type follows the mode the parameter
+    parameter (compatibility §6); the array type follows the mode the parameter
     was created in, not the MXNet version.
     """
     target_np = isinstance(like, mx.np.ndarray)
@@ -90,7 +90,7 @@ def set_data(param: gluon.Parameter, value) -> None:
                         f".astype('{expected.name}') if that is intended")
     array = _convert(array, param.list_data()[0])
     # Writing into an array that a recorded graph uses is an error inside
-    # autograd.record() (COMPAT §7); the assignment is not part of the graph.
+    # autograd.record() (compatibility §6); the assignment is not part of the graph.
     with autograd.pause():
         param.set_data(array)
 

@@ -301,7 +301,7 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
     # Build every array first: a failure here still leaves the net untouched.
     ready = [(path_, param, _array_for(param, value))
              for path_, param, value in good]
-    # In-place writes are an error inside autograd.record() (COMPAT §7).
+    # In-place writes are an error inside autograd.record() (compatibility §6).
     with autograd.pause():
         for _, param, value in ready:
             _compat.load_init(param, value)

@@ -70,7 +70,7 @@ class _AtPath(mx.init.Initializer):
     """Gluon-facing adapter: calls an ``Initializer`` with one fixed path.
 
     Gluon calls ``_init_weight`` of the effective initializer of each
-    Parameter (COMPAT §5), so one adapter per Parameter is enough, and it
+    Parameter (compatibility §5), so one adapter per Parameter is enough, and it
     is still the right one when initialization is deferred.
     """
 

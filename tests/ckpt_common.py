@@ -10,7 +10,7 @@ from mxnet.gluon import nn
 
 
 def compat_net(deferred=False):
-    """COMPAT §10's net: Dense, BatchNorm (with aux states), Dense."""
+    """The net of docs/compatibility.md §9: Dense, BatchNorm (with aux states), Dense."""
     net = nn.HybridSequential()
     if deferred:  # shapes unknown until a forward pass or a load
         net.add(nn.Dense(4), nn.BatchNorm(), nn.Dense(2))

@@ -74,7 +74,7 @@ def initialize(net):
     """net.initialize() without Gluon 2's warning for a block added twice.
 
     Gluon 2 reaches such a block once per path and warns "already
-    initialized" for each of its parameters (COMPAT §8); 1.x lists it once.
+    initialized" for each of its parameters (docs/compatibility.md §5); 1.x lists it once.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Parameter .* is already initialized")

@@ -1,4 +1,4 @@
-"""mp.set_data and mp.constant on both versions (COMPAT §2, §7)."""
+"""mp.set_data and mp.constant on both versions (docs/compatibility.md §6, §8)."""
 import numpy
 import pytest
 import mxnet as mx

@@ -27,6 +27,7 @@ def test_feature_gates_agree_with_the_version():
     assert _compat.GLOBAL_NAMES is is_1x
     assert _compat.ND_MODE_SUPPORTED is is_1x
     assert _compat.CONV_SHAPE_NEEDS_IN_CHANNELS is not is_1x
+    assert _compat.SHARE_PARAMETERS is not is_1x
     assert _compat.MODES == (("np", "nd") if is_1x else ("np",))
 
 

@@ -1,4 +1,4 @@
-"""mp.initialize and mp.Initializer on both versions (COMPAT §5, §6)."""
+"""mp.initialize and mp.Initializer on both versions (docs/compatibility.md §5)."""
 import numpy
 import pytest
 import mxnet as mx

@@ -12,7 +12,7 @@ from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
 
 def layer_zoo():
     """Layers whose parameter shapes Gluon 1.x and 2.x know differently
-    before the first forward pass (COMPAT §16), plus the usual ones."""
+    before the first forward pass (docs/compatibility.md §4), plus the usual ones."""
     net = Holder(
         dense=nn.Dense(3, in_units=2),
         dense_deferred=nn.Dense(3),
@@ -116,7 +116,7 @@ def test_bytes_follow_the_dtype(golden):
     net = nn.HybridSequential()
     net.add(nn.Dense(4, in_units=4), nn.Dense(2, in_units=4))
     # Initialize in float32, then cast: 1.x numpy mode cannot initialize
-    # other dtypes directly (COMPAT §5).
+    # other dtypes directly (docs/compatibility.md §5).
     net.initialize()
     net[0].cast("float16")
     net[1].cast("float64")

@@ -1,5 +1,5 @@
 """mp.tie and mp.tied_groups on both versions, with gradients checked
-numerically (COMPAT §8)."""
+numerically (docs/compatibility.md §7)."""
 import numpy
 import pytest
 import mxnet as mx
@@ -186,7 +186,7 @@ def test_errors_change_nothing():
 
 
 def test_tying_after_a_hybridized_forward_pass():
-    """Gluon's cached graph keeps the old parameters (COMPAT §8)."""
+    """Gluon's cached graph keeps the old parameters (docs/compatibility.md §7)."""
     def build():
         a = nn.Dense(1, in_units=1, use_bias=False)
         b = nn.Dense(1, in_units=1, use_bias=False)
