@@ -11,7 +11,6 @@ of mxparams calls the small shims below and the one structural walk,
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import os
 import re
@@ -162,58 +161,64 @@ class Walk:
     blocks plus parameters.
     """
 
-    __slots__ = ("root", "params", "nodes", "_segments", "_own_keys", "_sites")
+    __slots__ = ("root", "params", "_order", "_own_keys", "_nodes", "_sites")
 
     def __init__(self, root: gluon.Block):
         self.root = root
-        nodes: dict[str, Node] = {}
-        # Blocks whose parameters are keyed, in pre-order: (path, block,
-        # own), own for a block that replaces Gluon's traversal with keys of
-        # its own for itself and everything below it (its subtree).
-        segments: list[tuple[str, gluon.Block, bool]] = []
-        subtrees: dict[str, list[str]] = {}
+        # Every block in pre-order as the stack held it: (path, block,
+        # parent path, name, level, inside), where inside is the path of
+        # the enclosing block with keys of its own (None if there is none).
+        order: list[tuple] = []
+        own: dict[str, list[str]] = {}  # block with keys of its own -> subtree
         stack = [("", root, None, "", 0, None)]
-        pop, push, ref = stack.pop, stack.append, weakref.ref
+        pop, push, record, ref = stack.pop, stack.append, order.append, weakref.ref
         while stack:
-            path, block, parent, name, level, inside = pop()
-            nodes[path] = _new(Node, (block, parent, name, level))
+            entry = pop()
+            record(entry)
+            path, block, _, _, level, inside = entry
             if inside is not None:
-                subtrees[inside].append(path)
+                own[inside].append(path)
             elif _own_traversal(type(block)):
-                segments.append((path, block, True))
-                subtrees[path] = [path]
+                own[path] = [path]
                 inside = path
-            else:
-                segments.append((path, block, False))
             kids = block._children
             if kids:
                 prefix = path + "." if path else ""
                 level += 1
-                for child_name, child in reversed(kids.items()):
+                for name, child in reversed(kids.items()):
                     if type(child) is ref:
                         child = child()
                         if child is None:
-                            raise _lost_child(block, path, child_name)
-                    push((prefix + child_name, child, path, child_name, level,
-                          inside))
+                            raise _lost_child(block, path, name)
+                    push((prefix + name, child, path, name, level, inside))
         # Keys are assembled after every block was reached, so a dead child
         # is reported by name before a block's own traversal trips on it.
         params: dict[str, gluon.Parameter] = {}
         own_keys: dict[str, tuple[dict, list[str]]] = {}
-        for path, block, own in segments:
-            if own:
+        for path, block, _, _, _, inside in order:
+            if inside is not None:
+                continue  # below a block with keys of its own: it gave them
+            if path in own:
                 keys = block._collect_params_with_prefix(path)
-                own_keys[path] = (keys, subtrees[path])
+                own_keys[path] = (keys, own[path])
                 params.update(keys)
             elif block._reg_params:
                 prefix = path + "." if path else ""
                 for key, param in block._reg_params.items():
                     params[prefix + key] = param
         self.params = params
-        self.nodes = nodes
-        self._segments = segments
+        self._order = order
         self._own_keys = own_keys
+        self._nodes: dict[str, Node] | None = None
         self._sites: dict[str, Site] | None = None
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        """path -> :class:`Node` of every block, in pre-order (built once)."""
+        if self._nodes is None:
+            self._nodes = {path: _new(Node, (block, parent, name, level))
+                           for path, block, parent, name, level, _ in self._order}
+        return self._nodes
 
     def sites(self) -> dict[str, Site]:
         """path -> :class:`Site`, in the order of ``params`` (computed once)."""
@@ -223,33 +228,38 @@ class Walk:
 
     def _build_sites(self) -> dict[str, Site]:
         sites: dict[str, Site] = {}
-        first: dict[int, str] = {}
-        first_of = first.setdefault
-        nodes = self.nodes
-        for path, block, own in self._segments:
+        first_of = {}.setdefault
+        own_keys = self._own_keys
+        # Loops written out (no generators, no helper calls for a known
+        # shape): this runs once per parameter of the network.
+        for path, block, _, _, _, inside in self._order:
+            if inside is not None:
+                continue
             prefix = path + "." if path else ""
-            if own:
-                # Keys of its own: find each Parameter's real owner in the
-                # block's subtree by identity; keys it invents stay its own.
-                keys, subtree = self._own_keys[path]
-                known = {}
-                for node_path in subtree:
-                    node = nodes[node_path].block
-                    for key, param in node._reg_params.items():
-                        known.setdefault(id(param), (node, node_path, key))
-                entries = ((key, param, *(known.get(id(param)) or
-                                         (block, path, key[len(prefix):])))
-                           for key, param in keys.items())
-            else:
-                entries = ((prefix + key, param, block, path, key)
-                           for key, param in block._reg_params.items())
-            for key, param, owner, owner_path, attr in entries:
-                shape = param._shape
-                # Known shapes are the rule: keep them without a call.
-                if type(shape) is not tuple or 0 in shape or -1 in shape:
-                    shape = display_shape(owner, attr, param)
+            if path not in own_keys:
+                for attr, param in block._reg_params.items():
+                    key = prefix + attr
+                    shape = param._shape
+                    if type(shape) is not tuple or 0 in shape or -1 in shape:
+                        shape = display_shape(block, attr, param)
+                    sites[key] = _new(Site, (key, param, block, path, attr,
+                                             first_of(id(param), key), shape))
+                continue
+            # Keys of its own: find each Parameter's real owner in the
+            # block's subtree by identity; keys it invents stay its own.
+            keys, subtree = own_keys[path]
+            nodes = self.nodes
+            known = {}
+            for node_path in subtree:
+                node = nodes[node_path].block
+                for attr, param in node._reg_params.items():
+                    known.setdefault(id(param), (node, node_path, attr))
+            for key, param in keys.items():
+                owner, owner_path, attr = (known.get(id(param))
+                                           or (block, path, key[len(prefix):]))
                 sites[key] = _new(Site, (key, param, owner, owner_path, attr,
-                                         first_of(id(param), key), shape))
+                                         first_of(id(param), key),
+                                         display_shape(owner, attr, param)))
         return sites
 
     def ancestor(self, path: str, level: int) -> str:
@@ -314,20 +324,22 @@ def display_shape(block: gluon.Block | None, attr: str,
     return shape
 
 
-@functools.lru_cache(maxsize=None)
-def _dtype_info(dtype) -> tuple[str, int]:
-    d = numpy.dtype(dtype)
-    return d.name, d.itemsize
+_DTYPES: dict = {}
 
 
 def dtype_info(param: gluon.Parameter) -> tuple[str, int]:
     """(name, itemsize): ('float32', 4) in every mode (1.x nd mode keeps
     a numpy type object where numpy mode keeps a string, compatibility §10)."""
-    return _dtype_info(param.dtype)
+    dtype = param.dtype
+    info = _DTYPES.get(dtype)
+    if info is None:
+        d = numpy.dtype(dtype)
+        info = _DTYPES[dtype] = (d.name, d.itemsize)
+    return info
 
 
 def dtype_name(param: gluon.Parameter) -> str:
-    return _dtype_info(param.dtype)[0]
+    return dtype_info(param)[0]
 
 
 # --- parameter state -------------------------------------------------------
@@ -359,11 +371,11 @@ def holds_np_arrays(param: gluon.Parameter) -> bool:
 _LIST_DEVICES = getattr(gluon.Parameter, "list_device", None) or gluon.Parameter.list_ctx
 
 
-def devices(param: gluon.Parameter) -> list:
-    """The devices holding copies of ``param`` ([] if not initialized)."""
+def devices(param: gluon.Parameter) -> tuple:
+    """The devices holding copies of ``param`` (() if not initialized)."""
     if param._data is None and not param._deferred_init:
-        return []
-    return list(_LIST_DEVICES(param))
+        return ()
+    return tuple(_LIST_DEVICES(param))
 
 
 # --- 1.x global names ------------------------------------------------------

@@ -26,8 +26,12 @@ class Table:
     rows: Sequence[Sequence[str]]
     footer: Sequence[tuple[str, str]] = ()
     header: bool = True
+    #: Column widths, when the caller knows them already (else computed).
+    known_widths: Sequence[int] | None = None
 
     def widths(self) -> list[int]:
+        if self.known_widths is not None:
+            return list(self.known_widths)
         cells = [[c.title for c in self.columns]] if self.header else []
         cells += self.rows
         return [max(map(len, column), default=0) for column in
@@ -80,6 +84,7 @@ class Table:
         return "\n".join(out)
 
 
+@functools.lru_cache(maxsize=4096)  # sizes repeat through a network
 def fmt_int(n: int | None) -> str:
     """12345 -> '12,345'; None (unknown) -> '?'."""
     return "?" if n is None else f"{n:,}"

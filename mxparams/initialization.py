@@ -173,6 +173,6 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
         if not force_reinit and (_compat.is_initialized(param)
                                  or _compat.is_pending(param)):
             continue  # Gluon would warn, naming it ambiguously on 2.x
-        where = ctx if ctx is not None else (_compat.devices(param) or None)
+        where = ctx if ctx is not None else (list(_compat.devices(param)) or None)
         chosen = _AtPath(default, path) if isinstance(default, Initializer) else default
         _compat.init_param(param, chosen, where, force_reinit)

@@ -5,6 +5,7 @@ HTML both come from the one renderer in ``_table``.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import mxnet as mx
@@ -88,6 +89,29 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
     return tuple(out)
 
 
+def _devices_of(rows) -> tuple[bool, bool]:
+    """(some parameter has several copies, the Devices column says something).
+
+    Most networks live on cpu(0) alone, so the column appears only when
+    some parameter has copies on several devices or lives elsewhere.  Rows
+    mostly hold the same Context object, and a Context compares in Python,
+    slowly: one seen equal to cpu(0) is recognised by identity after that.
+    """
+    several = elsewhere = False
+    cpu0 = None
+    for r in rows:
+        d = r.devices
+        if len(d) == 1 and d[0] is cpu0:
+            continue
+        if len(d) > 1:
+            several = True
+        elif d and d[0] == _CPU0:
+            cpu0 = d[0]
+        elif d:
+            elsewhere = True
+    return several, several or elsewhere
+
+
 class Summary(Tabular):
     """Parameters of a block as a table, with totals.
 
@@ -108,40 +132,49 @@ class Summary(Tabular):
         # networks with 10^4..10^5 parameters exist.
         sites = []
         rows = []
-        unique: dict[str, tuple[int | None, bool, int]] = {}
-        dtype_info, devices = _compat.dtype_info, _compat.devices
+        # Totals count each Parameter once (tied paths share one first path).
+        seen: set[str] = set()
+        pending = elements_ = trainable_ = nbytes = 0
+        dtype_info, devices, prod = _compat.dtype_info, _compat.devices, math.prod
         for site in found.sites().values():
             param = site.param
             if match is not None and not match(site.path, param):
                 continue
             sites.append(site)
-            size = elements(site.shape)
+            shape, first = site.shape, site.first
+            size = None if shape is None or None in shape else prod(shape)
             trainable = param.grad_req != "null"
             dtype, item = dtype_info(param)
             rows.append(_new(Row, (site.path, type(site.owner).__name__,
-                                   site.shape, dtype, size, trainable,
-                                   site.first if site.first != site.path else "",
-                                   0, tuple(devices(param)))))
-            unique.setdefault(site.first, (size, trainable, item))
-        self.params = ParamDict({s.path: s.param for s in sites}, found)
+                                   shape, dtype, size, trainable,
+                                   first if first != site.path else "",
+                                   0, devices(param))))
+            if first not in seen:
+                seen.add(first)
+                if size is None:
+                    pending += 1
+                else:
+                    elements_ += size
+                    nbytes += size * item
+                    trainable_ += size if trainable else 0
+        self.params = (ParamDict(found.params, found) if match is None else
+                       ParamDict({s.path: s.param for s in sites}, found))
         self.param_rows: tuple[Row, ...] = tuple(rows)
         self.depth = depth
         self.rows: tuple[Row, ...] = (self.param_rows if depth is None else
                                       _collapse(found, sites, rows, depth))
 
         self.paths = len(self.param_rows)
-        self.unique = len(unique)
-        known = [u for u in unique.values() if u[0] is not None]
-        self.pending = self.unique - len(known)
-        self.known_elements = sum(size for size, _, _ in known)
-        self.known_trainable = sum(size for size, t, _ in known if t)
-        self.known_bytes = sum(size * item for size, _, item in known)
-        done = self.pending == 0
-        self.total: int | None = self.known_elements if done else None
-        self.trainable: int | None = self.known_trainable if done else None
-        self.non_trainable: int | None = (
-            self.known_elements - self.known_trainable if done else None)
-        self.nbytes: int | None = self.known_bytes if done else None
+        self.unique = len(seen)
+        self.pending = pending
+        self.known_elements = elements_
+        self.known_trainable = trainable_
+        self.known_bytes = nbytes
+        done = pending == 0
+        self.total: int | None = elements_ if done else None
+        self.trainable: int | None = trainable_ if done else None
+        self.non_trainable: int | None = elements_ - trainable_ if done else None
+        self.nbytes: int | None = nbytes if done else None
 
     # -- rendering -------------------------------------------------------
 
@@ -149,10 +182,7 @@ class Summary(Tabular):
         """The data as a :class:`Table` (what ``str`` and HTML render)."""
         rows = self.rows
         tied = any(r.tied_to for r in rows)
-        # Most networks live on cpu(0) alone: the column appears only when
-        # the devices say something (data-parallel copies, a GPU).
-        devices = any(len(r.devices) > 1 or (r.devices and r.devices[0] != _CPU0)
-                      for r in rows)
+        several, devices = _devices_of(rows)
         columns = ([Column("Path"), Column("Type"), Column("Shape"),
                     Column("Dtype"), Column("Elements", right=True),
                     Column("Trainable")] + [Column("Tied to")] * tied
@@ -163,18 +193,21 @@ class Summary(Tabular):
         cells = [[r.path for r in rows], [r.layer for r in rows],
                  [fmt_shape(r.shape) if not r.tensors else
                   f"{r.tensors} tensor" + "s" * (r.tensors > 1) for r in rows],
-                 [r.dtype for r in rows], [fmt_int(r.elements) for r in rows],
+                 [r.dtype for r in rows],
+                 [fmt_int(r.elements) for r in rows],
                  [yes_no[r.trainable] for r in rows]]
         if tied:
             cells.append([r.tied_to for r in rows])
         if devices:
             cells.append([fmt_devices(r.devices) for r in rows])
         footer = self._footer()
-        if any(len(r.devices) > 1 for r in rows):
+        if several:
             # Each device holds its own copy; the totals count one.
             footer = [(k, v + " per copy" if k == "Memory" else v)
                       for k, v in footer]
-        return Table(columns, list(zip(*cells)), footer)
+        return Table(columns, list(zip(*cells)), footer,
+                     known_widths=[max(len(c.title), max(map(len, cell), default=0))
+                             for c, cell in zip(columns, cells)])
 
     def _footer(self) -> list[tuple[str, str]]:
         counts = f"{self.paths} path{'s' * (self.paths != 1)}, {self.unique} unique"
