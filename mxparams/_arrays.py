@@ -112,3 +112,28 @@ def multi_device(found: list[Entry]) -> list[str]:
     """Paths of the entries whose parameter has copies on several devices."""
     return list(dict.fromkeys(e.path for e in found
                               if len(_compat.devices(e.param)) > 1))
+
+
+def difference(a: numpy.ndarray, b: numpy.ndarray) -> tuple[float, int]:
+    """(max |a - b|, number of differing elements), compared in float64.
+
+    NaN equals NaN and an infinity equals itself; a NaN facing a number
+    differs by NaN, +inf facing -inf by inf.  (0.0, 0) when all are equal.
+
+    >>> import numpy
+    >>> difference(numpy.array([1.0, numpy.nan, numpy.inf]),
+    ...            numpy.array([1.5, numpy.nan, numpy.inf]))
+    (0.5, 1)
+    >>> difference(numpy.array([numpy.nan, 2.0]), numpy.array([1.0, 2.0]))
+    (nan, 1)
+    """
+    a = numpy.asarray(a, dtype=numpy.float64)
+    b = numpy.asarray(b, dtype=numpy.float64)
+    differ = ~((a == b) | (numpy.isnan(a) & numpy.isnan(b)))
+    count = int(numpy.count_nonzero(differ))
+    if not count:
+        return 0.0, 0
+    with numpy.errstate(invalid="ignore"):  # nan - x, inf - inf: not a warning
+        diff = numpy.abs(a[differ] - b[differ])
+    # max() of an array holding NaN is NaN, as a NaN facing a number should be.
+    return float(diff.max()), count

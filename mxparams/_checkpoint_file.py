@@ -27,10 +27,11 @@ anything is allocated, so any damaged file gives a ``CheckpointError``.
 """
 from __future__ import annotations
 
-import io
 import math
+import mmap
 import os
 import secrets
+import stat
 import struct
 import zipfile
 from typing import Callable, NamedTuple
@@ -69,66 +70,88 @@ Progress = Callable[[int], None]
 class RawCheckpoint(NamedTuple):
     path: str
     format: str
-    arrays: dict  # key -> numpy.ndarray, in file order
+    arrays: dict  # key -> numpy.ndarray, in file order (read-only views)
     size: int     # bytes on disk
 
 
-def read(path, progress: Progress | None = None) -> RawCheckpoint:
-    """Parse the file at ``path``; ``progress(n)`` is called as bytes arrive."""
-    name = os.fspath(path)
-    buf = _read_bytes(name, progress)
-    fmt, arrays = parse(buf, name)
-    return RawCheckpoint(name, fmt, arrays, len(buf))
-
-
-def file_size(path) -> int:
+def file_name(path) -> str:
+    """``path`` (str, bytes or os.PathLike) as a str, as ``open`` takes it."""
     try:
-        return os.stat(path).st_size
-    except OSError as err:
-        raise CheckpointError(path, f"cannot read the file: {err.strerror}") from None
+        return os.fsdecode(path)
+    except TypeError:
+        raise TypeError(f"a checkpoint path is a str, bytes or os.PathLike, "
+                        f"got {type(path).__name__}") from None
 
 
-def _read_bytes(name: str, progress: Progress | None) -> bytearray:
+def read(path) -> RawCheckpoint:
+    """Parse the checkpoint at ``path`` without reading its data.
+
+    The format is decided from the first bytes, before anything else is
+    read; the arrays are then read-only views of a memory map of the file
+    (or, for a compressed npz member, decompressed in bounded chunks), so
+    a file that is not a checkpoint costs 16 bytes and a checkpoint costs
+    the pages that are used.  Every count, length and shape in the file is
+    checked against the bytes that are really there before anything is
+    allocated.
+    """
+    name = file_name(path)
     if os.path.isdir(name):
         raise CheckpointError(name, "is a directory, not a parameter file")
     try:
         with open(name, "rb") as f:
-            buf = bytearray()
-            while True:
-                chunk = f.read(_CHUNK)
-                if not chunk:
-                    break
-                buf += chunk
-                if progress is not None:
-                    progress(len(chunk))
+            head = f.read(16)
+            size = os.fstat(f.fileno()).st_size
+            kind = _detect(head, name)
+            try:
+                if kind == "list":
+                    fmt, arrays = _parse_nd_list(_map(f, size, name), name)
+                else:
+                    fmt, arrays = NPZ, _parse_npz(f, size, name)
+            except CheckpointError:
+                raise
+            except (OSError, MemoryError) as err:
+                raise CheckpointError(name, f"cannot read the file: "
+                                            f"{getattr(err, 'strerror', None) or err}"
+                                      ) from None
+            except Exception as err:  # noqa: BLE001 - untrusted bytes
+                # Whatever a damaged file makes struct/zipfile/numpy raise
+                # becomes a CheckpointError, so callers see one error type.
+                raise CheckpointError(name, f"corrupt file ({type(err).__name__}:"
+                                            f" {err})") from None
     except OSError as err:
         raise CheckpointError(name, f"cannot read the file: "
                                     f"{err.strerror or err}") from None
-    return buf
+    return RawCheckpoint(name, fmt, arrays, size)
 
 
-def parse(buf: bytes | bytearray, name: str) -> tuple[str, dict]:
-    """(format, {key: numpy array}) from the bytes of a checkpoint file."""
-    if not buf:
+_LIST_HEAD = struct.pack("<Q", _LIST_MAGIC)
+_ZIP_HEADS = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _detect(head: bytes, name: str) -> str:
+    """'list' or 'npz' from the first bytes of a file, or a CheckpointError."""
+    if not head:
         raise CheckpointError(name, "the file is empty")
-    head = bytes(buf[:8])
-    list_magic = struct.pack("<Q", _LIST_MAGIC)
-    try:
-        if head == list_magic:
-            return _parse_nd_list(buf, name)
-        if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-            return NPZ, _parse_npz(buf, name)
-    except CheckpointError:
-        raise
-    except Exception as err:  # noqa: BLE001 - a parser of untrusted bytes
-        # Whatever a damaged file makes struct/zipfile/numpy raise becomes a
-        # CheckpointError, so callers see one error type.
-        raise CheckpointError(name, f"corrupt file ({type(err).__name__}: "
-                                    f"{err})") from None
-    if list_magic.startswith(head) or b"PK\x03\x04".startswith(head):
+    if head[:8] == _LIST_HEAD:
+        return "list"
+    if head[:4] in _ZIP_HEADS:
+        return "npz"
+    if _LIST_HEAD.startswith(head) or _ZIP_HEADS[0].startswith(head):
         raise CheckpointError(name, f"truncated: the file ends after "
-                                    f"{len(buf)} bytes, inside its header")
-    raise CheckpointError(name, _foreign(bytes(buf[:16])))
+                                    f"{len(head)} bytes, inside its header")
+    raise CheckpointError(name, _foreign(head))
+
+
+def _map(f, size: int, name: str) -> mmap.mmap:
+    """A read-only memory map of the whole file."""
+    if size == 0:  # not a regular file (a device, a pipe): nothing to map
+        raise CheckpointError(name, "is not a regular file")
+    try:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as err:
+        raise CheckpointError(name, f"cannot map the file into memory: "
+                                    f"{getattr(err, 'strerror', None) or err}"
+                              ) from None
 
 
 def _foreign(head: bytes) -> str:
@@ -245,21 +268,29 @@ def _named(name: str, keys: list, arrays: list) -> dict:
     return out
 
 
-def _parse_npz(buf, name: str) -> dict:
-    with zipfile.ZipFile(io.BytesIO(buf)) as archive:
-        members = archive.infolist()
-        keys, arrays = [], []
-        for info in members:
-            if not info.filename.endswith(".npy"):
-                raise CheckpointError(name, f"zip member {info.filename!r} is "
-                                            "not a .npy array")
-            keys.append(info.filename[:-4])
-            arrays.append(_npz_member(archive, info, len(buf), name))
+def _parse_npz(f, size: int, name: str) -> dict:
+    """The members of a NumPy npz, as views of a memory map where stored.
+
+    numpy.savez (and so MXNet 2's save_parameters) stores members
+    uncompressed: their data are mapped, not read.  savez_compressed
+    members are inflated in bounded chunks into arrays of their own.
+    """
+    archive = zipfile.ZipFile(f)
+    mapped = None
+    keys, arrays = [], []
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise CheckpointError(name, f"zip member {info.filename!r} is "
+                                        "not a .npy array")
+        keys.append(info.filename[:-4])
+        if info.compress_type == zipfile.ZIP_STORED and mapped is None:
+            mapped = _map(f, size, name)
+        arrays.append(_npz_member(archive, info, f, size, mapped, name))
     return _named(name, keys, arrays)
 
 
-def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int,
-                name: str) -> numpy.ndarray:
+def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, f, size: int,
+                mapped, name: str) -> numpy.ndarray:
     member = repr(info.filename)
     stored = info.compress_type == zipfile.ZIP_STORED
     if not stored and info.compress_type != zipfile.ZIP_DEFLATED:
@@ -273,12 +304,12 @@ def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int,
         raise CheckpointError(name, f"corrupt: zip member {member} claims "
                                     f"{info.file_size:,} bytes")
     fmt = numpy.lib.format
-    with archive.open(info) as f:
-        version = fmt.read_magic(f)
+    with archive.open(info) as stream:
+        version = fmt.read_magic(stream)
         if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+            shape, fortran, dtype = fmt.read_array_header_1_0(stream)
         elif version == (2, 0):
-            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+            shape, fortran, dtype = fmt.read_array_header_2_0(stream)
         else:
             raise CheckpointError(name, f"zip member {member} has .npy "
                                         f"version {version}")
@@ -292,22 +323,55 @@ def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int,
                                         f"{dtype}, not a parameter dtype")
         elements = math.prod(shape)
         nbytes = elements * dtype.itemsize
-        if f.tell() + nbytes != info.file_size:
+        header = stream.tell()
+        if header + nbytes != info.file_size:
             raise CheckpointError(name, f"corrupt: zip member {member} of "
                                         f"shape {shape} should hold {nbytes:,} "
                                         f"bytes of data")
-        data = f.read(nbytes)
-        if len(data) != nbytes or f.read(1):
-            raise CheckpointError(name, f"corrupt: zip member {member} is "
-                                        "cut short")
-    array = numpy.frombuffer(data, dtype, elements)
+        if stored:
+            start = _member_data(f, info, size, name) + header
+            array = numpy.frombuffer(mapped, dtype, elements, start)
+        else:
+            array = _inflate(stream, dtype, elements, member, name)
     array = array.reshape(shape, order="F" if fortran else "C")
     return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
+def _member_data(f, info: zipfile.ZipInfo, size: int, name: str) -> int:
+    """Where a stored member's bytes start in the file: after its local header."""
+    f.seek(info.header_offset)
+    local = f.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise CheckpointError(name, f"corrupt: zip member {info.filename!r} "
+                                    "has no local header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + name_len + extra_len
+    if start + info.compress_size > size:
+        raise CheckpointError(name, f"truncated: zip member {info.filename!r} "
+                                    "ends after the end of the file")
+    return start
+
+
+def _inflate(stream, dtype, elements: int, member: str, name: str) -> numpy.ndarray:
+    """A compressed member's data, read in bounded chunks into its array."""
+    array = numpy.empty(elements, dtype)
+    view = memoryview(array).cast("B")
+    done = 0
+    while done < len(view):
+        got = stream.readinto(view[done:done + _CHUNK])
+        if not got:
+            raise CheckpointError(name, f"corrupt: zip member {member} is "
+                                        "cut short")
+        done += got
+    if stream.read(1):
+        raise CheckpointError(name, f"corrupt: zip member {member} has bytes "
+                                    "after its data")
+    return array
+
+
 # -- writing -------------------------------------------------------------
 
-def write(path, arrays: dict) -> None:
+def write(path, arrays: dict, progress: Progress | None = None) -> None:
     """Write ``arrays`` in the portable format, atomically.
 
     The data go to a temporary file beside the target, are flushed to disk
@@ -316,13 +380,14 @@ def write(path, arrays: dict) -> None:
     process ('.<name>.mxparams-tmp.<pid>.<hex>') is removed by the next
     save to the same target once its process is gone.
     """
-    target = os.fspath(path)
+    target = file_name(path)
     directory, base = os.path.split(os.path.abspath(target))
     if os.path.isdir(target):
         raise CheckpointError(target, "is a directory; give a file name")
     if not os.path.isdir(directory):
         raise CheckpointError(target, f"cannot write: the directory "
                                       f"{directory!r} does not exist")
+    mode = _mode_of(target)
     for key, value in arrays.items():
         dtype = numpy.dtype(value.dtype).name
         if dtype not in PORTABLE_DTYPES:
@@ -339,7 +404,9 @@ def write(path, arrays: dict) -> None:
     try:
         # Created here (the umask applies, as for a plain open), filled by MXNet.
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        _compat.save_portable(temp, arrays)
+        if mode is not None:  # a replaced file keeps its permissions
+            os.chmod(temp, mode)
+        _compat.save_portable(temp, arrays, progress)
         fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -357,6 +424,29 @@ def write(path, arrays: dict) -> None:
     _fsync_dir(directory)
 
 
+def _mode_of(target: str) -> int | None:
+    """The permission bits of an existing target (None if there is none).
+
+    A read-only target is refused: chmod 0444 is how a checkpoint is kept
+    from being overwritten, and the rename of an atomic save would replace
+    it even where ``open(target, 'w')`` fails.
+    """
+    try:
+        found = os.stat(target)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise CheckpointError(target, f"cannot write: {err.strerror}") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise CheckpointError(target, "cannot write: it exists and is not a "
+                                      "regular file")
+    if not found.st_mode & 0o222:
+        raise CheckpointError(target, "cannot write: the file is read-only "
+                                      "(chmod u+w it to replace it, or save "
+                                      "under another name)")
+    return stat.S_IMODE(found.st_mode)
+
+
 def _fsync_dir(directory: str) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -372,7 +462,7 @@ def _fsync_dir(directory: str) -> None:
 
 def stale_temps(target) -> list[str]:
     """Temporary files of earlier saves to ``target`` whose process is gone."""
-    directory, base = os.path.split(os.path.abspath(os.fspath(target)))
+    directory, base = os.path.split(os.path.abspath(file_name(target)))
     prefix = f".{base}{TEMP_TAG}"
     found = []
     try:

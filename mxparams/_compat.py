@@ -594,7 +594,7 @@ def _as_nd(value):
     return mx.nd.array(value, dtype=value.dtype)
 
 
-def save_portable(fname: str, arrays: dict) -> None:
+def save_portable(fname: str, arrays: dict, progress=None) -> None:
     """Write {key: array} in the one format every version and mode loads.
 
     Each version's own ``save_parameters`` writes a file another setup
@@ -603,10 +603,16 @@ def save_portable(fname: str, arrays: dict) -> None:
     nd mode rejects.  MXNet's NDArray-list writer with numpy semantics
     switched off writes the flag-free legacy format, verified to load on
     1.9.1 and 2.0 in both modes.  ``arrays`` holds MXNet (np or nd) or
-    NumPy arrays.
+    NumPy arrays; ``progress(n)`` is told the bytes of each array as it is
+    converted.
     """
     with mx.util.np_array(False), mx.util.np_shape(False):
-        mx.nd.save(fname, {key: _as_nd(value) for key, value in arrays.items()})
+        converted = {}
+        for key, value in arrays.items():
+            converted[key] = _as_nd(value)
+            if progress is not None:
+                progress(value.nbytes)
+        mx.nd.save(fname, converted)
 
 
 def load_init(param: gluon.Parameter, array) -> None:
@@ -618,3 +624,15 @@ def load_init(param: gluon.Parameter, array) -> None:
     on both.
     """
     param._load_init(array, None)
+
+
+def copy_into(param: gluon.Parameter, value: numpy.ndarray) -> None:
+    """Copy ``value`` into every device copy of an initialized ``param``.
+
+    MXNet copies straight from the numpy buffer (``_sync_copyfrom``, what
+    ``array[:] = numpy_array`` runs on both versions), so a value that is a
+    view of a memory-mapped file is read once, with no array in between.
+    The caller has checked shape and dtype.
+    """
+    for array in param._data:
+        array._sync_copyfrom(value)

@@ -19,6 +19,7 @@ from mxnet import autograd, gluon
 
 from . import _checkpoint_file as files
 from . import _compat
+from ._arrays import difference
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_int,
                      fmt_shape)
 from .errors import CheckpointError, examples
@@ -80,18 +81,18 @@ class LoadReport:
     """
 
     def __init__(self, path: str, fmt: str, loaded: list, skipped: list,
-                 renamed: dict):
+                 renamed: dict, parameters: int):
         self.path = path
         self.format = fmt
         self.loaded: list[str] = loaded
         self.skipped: list[tuple[str, str]] = skipped
         self.renamed: dict[str, str] = renamed
+        self.parameters = parameters  # distinct Parameters in the network
 
     def table(self) -> Table:
-        total = len(self.loaded) + sum(1 for _, why in self.skipped
-                                       if not why.startswith("in the file"))
         footer = [("File", self.path),
-                  ("Loaded", f"{len(self.loaded)} of {total} parameters")]
+                  ("Loaded", f"{len(self.loaded)} of {self.parameters} "
+                             "parameters")]
         if self.renamed:
             first = next(iter(self.renamed.items()))
             footer.append(("Keys", f"{len(self.renamed)} MXNet 1.x global names "
@@ -126,13 +127,17 @@ class _Plan(NamedTuple):
     unexpected: list  # short file keys that fit no parameter
     ambiguous: list   # short file keys that fit several
     renamed: dict     # short file key -> path, for keys mapped by name
+    conflicts: tuple = ()  # (path, first path): tied paths the file disagrees on
 
 
-def _plan(keys: dict, shapes: dict, sites: dict) -> _Plan:
+def _plan(keys: dict, arrays: dict, sites: dict) -> _Plan:
     """Which file key goes to which Parameter (``keys``: short -> file key).
 
     ``sites`` are the network's, from the walk; a Parameter reachable by
-    several paths (tied) is one entry, under its first path.
+    several paths (tied) is one entry, under its first path.  Where the
+    file holds several of a Parameter's paths, the first one's value is
+    used and the others must hold the same values (NaN equal to NaN), or
+    they are conflicts.
     """
     paths: dict[str, list[str]] = {}
     for site in sites.values():
@@ -140,14 +145,21 @@ def _plan(keys: dict, shapes: dict, sites: dict) -> _Plan:
     structural = (not keys or any(k in sites for k in keys)
                   or any("." in k for k in keys))
     if structural:
-        chosen = {}
+        chosen, conflicts = {}, []
         for first, tied in paths.items():
-            found = next((p for p in tied if p in keys), None)
-            if found is not None:
-                chosen[first] = found
+            found = [p for p in tied if p in keys]
+            if found:
+                chosen[first] = found[0]
+                conflicts += [(p, found[0]) for p in found[1:]
+                              if not _same(arrays[found[0]], arrays[p])]
         unexpected = [k for k in keys if k not in sites]
-        return _Plan(chosen, unexpected, [], {})
-    return _plan_by_names(keys, shapes, sites)
+        return _Plan(chosen, unexpected, [], {}, conflicts)
+    return _plan_by_names(keys, {k: a.shape for k, a in arrays.items()}, sites)
+
+
+def _same(a: numpy.ndarray, b: numpy.ndarray) -> bool:
+    return (a.shape == b.shape and a.dtype == b.dtype
+            and not difference(a, b)[1])
 
 
 def _plan_by_names(keys, shapes, sites) -> _Plan:
@@ -253,10 +265,17 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
     name = raw.path
     keys = _strip_export_prefixes(name, raw.arrays)
     arrays = {short: raw.arrays[k] for short, k in keys.items()}
-    plan = _plan(keys, {k: a.shape for k, a in arrays.items()}, sites)
+    plan = _plan(keys, arrays, sites)
 
+    # Everything is checked from the file's headers (and, for tied paths
+    # the file holds twice, their values) before anything changes.
     skipped: list[tuple[str, str]] = []
     problems: dict[str, list[str]] = {}
+
+    def refuse(what: str, reason: str, label: str | None = None) -> None:
+        problems.setdefault(reason, []).append(label or what)
+        skipped.append((what, reason))
+
     good = []
     for path_, site in sites.items():
         if site.first != path_:
@@ -264,49 +283,45 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
         param = site.param
         key = plan.chosen.get(path_)
         if key is None:
-            reason = "missing from the file"
-            if plan.ambiguous:
-                reason = "no unambiguous key in the file"
-            problems.setdefault(reason, []).append(path_)
-            skipped.append((path_, reason))
+            refuse(path_, "no unambiguous key in the file" if plan.ambiguous
+                   else "missing from the file")
             continue
         value = arrays[key]
-        shape = _compat.raw_shape(param)
         dtype = _compat.dtype_name(param)
         label = path_ if key == path_ else f"{path_} (file key {key!r})"
-        if not shapes_agree(shape, value.shape):
-            reason = (f"shape {fmt_shape(tuple(value.shape))} in the file, "
-                      f"{fmt_shape(shape)} in the network")
+        if not shapes_agree(site.shape, value.shape):
+            refuse(path_, f"shape {fmt_shape(tuple(value.shape))} in the file, "
+                          f"{fmt_shape(site.shape)} in the network", label)
         elif value.dtype.name != dtype:
-            reason = (f"dtype {value.dtype.name} in the file, {dtype} in the "
-                      f"network (cast one of them, e.g. net.cast("
-                      f"'{value.dtype.name}'))")
+            refuse(path_, f"dtype {value.dtype.name} in the file, {dtype} in "
+                          f"the network (cast one of them, e.g. net.cast("
+                          f"'{value.dtype.name}'))", label)
         else:
             good.append((path_, param, value))
-            continue
-        problems.setdefault(reason, []).append(label)
-        skipped.append((path_, reason))
+    for path_, first in plan.conflicts:
+        refuse(path_, f"tied to {first!r} in the network, but the file holds "
+                      "another value here")
     for key in plan.unexpected:
-        reason = "in the file, not in the network"
-        problems.setdefault(reason, []).append(keys[key])
-        skipped.append((keys[key], reason))
+        refuse(keys[key], "in the file, not in the network")
     for key in plan.ambiguous:
-        reason = ("in the file; its attribute and shape fit several "
-                  "parameters")
-        problems.setdefault(reason, []).append(keys[key])
-        skipped.append((keys[key], reason))
+        refuse(keys[key], "in the file; its attribute and shape fit several "
+                          "parameters")
 
     if strict and problems:
         raise CheckpointError(name, _refusal(block, problems, plan, len(good)))
-    # Build every array first: a failure here still leaves the net untouched.
-    ready = [(path_, param, _array_for(param, value))
-             for path_, param, value in good]
+    # Parameters without data get arrays made from the file's values now,
+    # so that nothing the checks can foresee fails once copying has begun.
+    ready = [(path_, param, value, None if _compat.is_initialized(param)
+              else _array_for(param, value)) for path_, param, value in good]
     # In-place writes are an error inside autograd.record() (compatibility §6).
     with autograd.pause():
-        for _, param, value in ready:
-            _compat.load_init(param, value)
-    return LoadReport(name, raw.format, [p for p, _, _ in ready], skipped,
-                      plan.renamed)
+        for _, param, value, made in ready:
+            if made is None:
+                _compat.copy_into(param, value)
+            else:
+                _compat.load_init(param, made)
+    return LoadReport(name, raw.format, [p for p, *_ in ready], skipped,
+                      plan.renamed, sum(s.first == p for p, s in sites.items()))
 
 
 def _refusal(block, problems: dict, plan: _Plan, matching: int) -> str:
@@ -363,11 +378,16 @@ class Inspection(Tabular):
     ``_repr_html_()`` the same table for Jupyter.
     """
 
-    def __init__(self, raw: files.RawCheckpoint):
+    def __init__(self, raw: files.RawCheckpoint,
+                 progress: files.Progress | None = None):
         self.path = raw.path
         self.format = raw.format
         self.size = raw.size
-        self.entries: list[Entry] = [_entry(k, a) for k, a in raw.arrays.items()]
+        self.entries: list[Entry] = []
+        for key, array in raw.arrays.items():
+            self.entries.append(_entry(key, array))
+            if progress is not None:
+                progress(array.nbytes)
         self.elements = sum(e.elements for e in self.entries)
         self.nbytes = sum(e.nbytes for e in self.entries)
 
@@ -391,9 +411,8 @@ class Inspection(Tabular):
         return Table(columns, rows, footer)
 
     def to_dict(self) -> dict:
-        """Plain data for JSON; non-finite statistics as strings."""
-        def num(x):
-            return x if x is None or math.isfinite(x) else str(x)
+        """Plain data for JSON (RFC 8259): NaN and Inf as "nan", "inf", "-inf"."""
+        num = json_number
         return {"file": self.path, "format": self.format, "size": self.size,
                 "elements": self.elements, "bytes": self.nbytes,
                 "arrays": [{"path": e.key, "shape": list(e.shape),
@@ -408,7 +427,8 @@ def inspect(path, *, progress: files.Progress | None = None) -> Inspection:
 
     Any format :func:`load` reads; one row per array in file order: path
     (the file's key), shape, dtype, elements, bytes, and min/max/mean
-    computed in float64.  ``progress(n)`` is called as bytes are read.
+    computed in float64.  The file is read through a memory map, array by
+    array; ``progress(n)`` is called with each array's size in bytes.
 
     >>> import os, tempfile
     >>> import mxparams as mp
@@ -430,7 +450,7 @@ def inspect(path, *, progress: files.Progress | None = None) -> Inspection:
     Data       32 bytes
     File size  162 bytes
     """
-    return Inspection(files.read(path, progress))
+    return Inspection(files.read(path), progress)
 
 
 # -- comparing and converting files (the command line) --------------------
@@ -441,15 +461,12 @@ def normalized(raw: files.RawCheckpoint) -> dict:
     return {short: raw.arrays[k] for short, k in keys.items()}
 
 
-def max_abs_diff(a: numpy.ndarray, b: numpy.ndarray) -> float | None:
-    """None when equal (NaN equals NaN), else max |a - b| in float64."""
-    if a.dtype.kind == "f" or b.dtype.kind == "f":
-        if numpy.array_equal(a, b, equal_nan=True):
-            return None
-    elif numpy.array_equal(a, b):
-        return None
-    diff = numpy.abs(a.astype(numpy.float64) - b.astype(numpy.float64))
-    return float(diff.max())
+def json_number(x: float | None):
+    """``x`` for JSON (RFC 8259 has no NaN or Infinity): finite numbers and
+    None as they are, the others as the strings "nan", "inf" and "-inf"."""
+    if x is None or math.isfinite(x):
+        return x
+    return "nan" if x != x else ("inf" if x > 0 else "-inf")
 
 
 def _text(table: Table) -> str:
@@ -462,9 +479,14 @@ def _text(table: Table) -> str:
 
 
 class Comparison:
-    """Differences between two checkpoint files, by key."""
+    """Differences between two checkpoint files, by key.
 
-    def __init__(self, a: files.RawCheckpoint, b: files.RawCheckpoint):
+    Values compare in float64; NaN equals NaN, and a NaN facing a number
+    is a difference of NaN.
+    """
+
+    def __init__(self, a: files.RawCheckpoint, b: files.RawCheckpoint,
+                 progress: files.Progress | None = None):
         self.a, self.b = a.path, b.path
         left, right = normalized(a), normalized(b)
         self.removed = [k for k in left if k not in right]
@@ -479,8 +501,10 @@ class Comparison:
             if x.shape != y.shape or x.dtype != y.dtype:
                 self.changed.append((key, _describe(x), _describe(y)))
                 continue
-            diff = max_abs_diff(x, y)
-            if diff is None:
+            diff, count = difference(x, y)
+            if progress is not None:
+                progress(x.nbytes + y.nbytes)
+            if not count:
                 self.same += 1
             else:
                 self.values.append((key, diff))
@@ -513,7 +537,8 @@ class Comparison:
                 "changed": [{"path": k, "a": entry(k, self._left),
                              "b": entry(k, self._right)}
                             for k, _, _ in self.changed],
-                "values": [{"path": k, "max_abs_diff": d} for k, d in self.values],
+                "values": [{"path": k, "max_abs_diff": json_number(d)}
+                           for k, d in self.values],
                 "equal_arrays": self.same}
 
     def __str__(self) -> str:
@@ -534,6 +559,6 @@ def convert(src, dst, *, progress: files.Progress | None = None
     ``arg:``/``aux:`` prefixes of export files are dropped (the keys of
     ``save_parameters``); other keys are kept as they are.
     """
-    raw = files.read(src, progress)
-    files.write(dst, normalized(raw))
+    raw = files.read(src)
+    files.write(dst, normalized(raw), progress)
     return raw

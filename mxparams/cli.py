@@ -85,20 +85,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _progress(path: str, stream=None):
-    """A tqdm bar for big files when ``stream`` (stderr) is a terminal."""
+def _progress(*paths: str, stream=None):
+    """A tqdm bar over the data of big files when stderr is a terminal."""
     stream = sys.stderr if stream is None else stream
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        size = 0
+    size = 0
+    for path in paths:
+        try:
+            size += os.stat(path).st_size
+        except OSError:
+            pass
     if size <= PROGRESS_MIN_BYTES or not stream.isatty():
         yield None
         return
     from tqdm import tqdm
     with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=os.path.basename(path), file=stream, leave=False) as bar:
+              desc=" ".join(os.path.basename(p) for p in paths), file=stream,
+              leave=False) as bar:
         yield bar.update
+
+
+def _json(data) -> str:
+    # RFC 8259 has no NaN or Infinity: the data carry them as strings, and
+    # allow_nan=False makes sure no bare NaN slips through.
+    return json.dumps(data, indent=2, allow_nan=False)
 
 
 def _checkpoint_command(args) -> int:
@@ -108,24 +117,22 @@ def _checkpoint_command(args) -> int:
     if args.command == "inspect":
         with _progress(args.file) as progress:
             found = checkpoint.inspect(args.file, progress=progress)
-        print(json.dumps(found.to_dict(), indent=2) if args.json else
+        print(_json(found.to_dict()) if args.json else
               found.table().to_html() if args.html else found)
         return 0
     if args.command == "diff":
-        raws = []
-        for path in (args.a, args.b):
-            with _progress(path) as progress:
-                raws.append(files.read(path, progress))
-        result = checkpoint.Comparison(*raws)
-        print(json.dumps(result.to_dict(), indent=2) if args.json else result)
+        with _progress(args.a, args.b) as progress:
+            result = checkpoint.Comparison(files.read(args.a),
+                                           files.read(args.b), progress)
+        print(_json(result.to_dict()) if args.json else result)
         return 0 if result.equal else 1
     with _progress(args.input) as progress:
         raw = checkpoint.convert(args.input, args.output, progress=progress)
     n = len(raw.arrays)
     if args.json:
-        print(json.dumps({"input": raw.path, "input_format": raw.format,
-                          "output": args.output, "output_format": files.MXNET,
-                          "arrays": n}, indent=2))
+        print(_json({"input": raw.path, "input_format": raw.format,
+                     "output": args.output, "output_format": files.MXNET,
+                     "arrays": n}))
     else:
         print(f"wrote {args.output}: {n} array{'s' if n != 1 else ''}, "
               f"{files.MXNET}\nread {raw.path}: {raw.format}")

@@ -67,17 +67,6 @@ class ReplicaReport:
                 f"<p>{html.escape(str(self))}</p>")
 
 
-def _difference(a: numpy.ndarray, b: numpy.ndarray) -> tuple[float, int]:
-    """(max |a - b|, number of differing elements); NaN equals NaN."""
-    both_nan = numpy.isnan(a) & numpy.isnan(b)
-    with numpy.errstate(invalid="ignore"):  # inf - inf
-        diff = numpy.abs(a - b)
-    differ = ~both_nan & ~(a == b)
-    if not differ.any():
-        return 0.0, 0
-    return float(diff[differ].max()), int(numpy.count_nonzero(differ))
-
-
 def check_replicas(block: gluon.Block, *, grads: bool = False,
                    select: Select = None) -> ReplicaReport:
     """Report every parameter whose copies on different devices differ.
@@ -120,8 +109,7 @@ def check_replicas(block: gluon.Block, *, grads: bool = False,
             first = arrays[0].asnumpy().astype(numpy.float64)
             done[key] = []
             for device, other in zip(devices[1:], arrays[1:]):
-                diff, count = _difference(
-                    first, other.asnumpy().astype(numpy.float64))
+                diff, count = _arrays.difference(first, other.asnumpy())
                 if count:
                     done[key].append((str(device), str(devices[0]), diff,
                                       count, first.size))

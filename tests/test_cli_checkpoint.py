@@ -107,12 +107,18 @@ class Terminal(io.StringIO):
 def test_progress_bar_only_on_a_terminal_for_big_files(tmp_path, monkeypatch, mode):
     path = tmp_path / "big.params"
     path.write_bytes(b"x" * 3000)
-    with cli._progress(str(path), Terminal()) as progress:
+    with cli._progress(str(path), stream=Terminal()) as progress:
         assert progress is None  # small file
     monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 1000)
-    with cli._progress(str(path), io.StringIO()) as progress:
+    with cli._progress(str(path), stream=io.StringIO()) as progress:
         assert progress is None  # not a terminal
     screen = Terminal()
-    with cli._progress(str(path), screen) as progress:
+    with cli._progress(str(path), stream=screen) as progress:
         progress(3000)
     assert "big.params" in screen.getvalue() and "2.93k" in screen.getvalue()
+    # diff: one bar over both files
+    screen = Terminal()
+    with cli._progress(str(path), str(path), stream=screen) as progress:
+        progress(6000)
+    assert "big.params big.params" in screen.getvalue()
+    assert "5.86k" in screen.getvalue()
