@@ -508,14 +508,20 @@ def add_param(block: gluon.Block, name: str, **kwargs) -> gluon.Parameter:
     return param
 
 
-def make_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
-    """A grad_req='null' Parameter holding ``value``, owned by ``block``.
+def make_constant(block: gluon.Block, name: str, value: numpy.ndarray) -> gluon.Parameter:
+    """A grad_req='null' Parameter holding ``value`` (of its dtype), owned by ``block``.
 
     1.x creates constants through the block's ParameterDict
     (``params.get_constant(name, value)``; ``Constant(value)`` raises);
     2.x has no ParameterDict and takes ``gluon.Constant(value)``
     (``Constant(name, value)`` raises) (compatibility §8).
     """
+    # Both versions turn a numpy value into an MXNet array of the default
+    # dtype (float32 in nd mode and on 2.x, numpy's own in 1.x np mode); an
+    # MXNet array keeps its dtype, so it is made here, in the array kind of
+    # the current mode.
+    value = (mx.np.array if current_mode() == "np" else mx.nd.array)(
+        value, dtype=value.dtype)
     if GLOBAL_NAMES:
         param = block.params.get_constant(name, value)
     else:
@@ -526,6 +532,23 @@ def make_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
 
 # --- initialization --------------------------------------------------------
 
+def initial_value(param: gluon.Parameter, default_init):
+    """The value Gluon's ``param.initialize`` would give ``param`` now.
+
+    Computed by Gluon itself, on a scratch Parameter of the same name,
+    shape, dtype and own initializer, so nothing of ``param`` changes and
+    the random draws are the ones Gluon would make; None while the shape
+    is unknown (initialization then waits for the first forward pass).
+    """
+    shape = raw_shape(param)
+    if shape is None or None in shape:
+        return None
+    scratch = gluon.Parameter(param.name, grad_req="null", shape=shape,
+                              dtype=param.dtype, init=param.init)
+    init_param(scratch, default_init, [mx.cpu()], True)
+    return scratch.data()
+
+
 def init_param(param: gluon.Parameter, default_init, devices_,
                force_reinit: bool) -> None:
     """Gluon's ``Parameter.initialize`` with ``default_init`` as the default.
@@ -535,6 +558,38 @@ def init_param(param: gluon.Parameter, default_init, devices_,
     ``devices_`` None means "the CPU", as in Gluon.
     """
     param.initialize(None, devices_, default_init, force_reinit)
+
+
+@contextlib.contextmanager
+def rollback(params: Iterable[gluon.Parameter] = (),
+             blocks: Iterable[gluon.Block] = ()):
+    """Put Parameters and blocks back as they were if the ``with`` body fails.
+
+    Gluon's initialize, load of an uninitialized parameter and tying
+    replace attributes (a Parameter's list of arrays, a block's parameter
+    entries) and never write into the arrays they drop, so a copy of those
+    attributes is the whole state.  In-place writes into arrays are not
+    covered: callers check everything before writing.
+    """
+    saved_params = [(p, dict(p.__dict__)) for p in params]
+    saved_blocks = [(b, dict(b.__dict__), dict(b._reg_params),
+                     dict(b._params._params) if GLOBAL_NAMES else None)
+                    for b in blocks]
+    try:
+        yield
+    except BaseException:
+        for param, state in saved_params:
+            param.__dict__.clear()
+            param.__dict__.update(state)
+        for block, state, reg, named in saved_blocks:
+            block.__dict__.clear()
+            block.__dict__.update(state)
+            block._reg_params.clear()
+            block._reg_params.update(reg)
+            if named is not None:  # 1.x: the ParameterDict by global name
+                block._params._params.clear()
+                block._params._params.update(named)
+        raise
 
 
 # --- tying -----------------------------------------------------------------

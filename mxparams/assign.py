@@ -12,7 +12,38 @@ from .errors import ShapeMismatch
 
 
 def _label(param: gluon.Parameter) -> str:
-    return f"parameter {_compat.attr_name(param)!r}"
+    """The parameter as a message names it: by dtype and shape.
+
+    A Parameter does not know its path, and its Gluon name differs by
+    version ('dense0_weight', or 'block_a1_weight' with a 1.x prefix, on
+    1.x; 'weight' on 2.x), so messages do not use it.
+    """
+    return (f"the {_compat.dtype_name(param)} parameter of shape "
+            f"{fmt_shape(_compat.raw_shape(param))}")
+
+
+def _out_of_range(array, dtype: numpy.dtype, target: numpy.dtype) -> str | None:
+    """Why ``array`` does not fit in ``target`` (a narrower kind of the same
+    dtype family), or None if every value fits."""
+    if target.kind in "iu":
+        info = numpy.iinfo(target)
+    elif target.kind == "f":
+        info = numpy.finfo(target)
+    else:
+        return None
+    if dtype.kind not in "iuf" or (dtype.kind == target.kind
+                                   and dtype.itemsize <= target.itemsize):
+        return None
+    values = array.asnumpy() if isinstance(array, mx.nd.NDArray) else array
+    if not values.size:
+        return None
+    with numpy.errstate(invalid="ignore"):
+        finite = values[numpy.isfinite(values)] if dtype.kind == "f" else values
+        low, high = (finite.min(), finite.max()) if finite.size else (0, 0)
+    if low >= info.min and high <= info.max:
+        return None
+    return (f"values from {low} to {high} do not fit in {target.name} "
+            f"({info.min} to {info.max})")
 
 
 def _as_array(value):
@@ -63,7 +94,7 @@ def set_data(param: gluon.Parameter, value) -> None:
     >>> mp.set_data(layer.weight, numpy.zeros((3, 2)))
     Traceback (most recent call last):
     ...
-    mxparams.errors.ShapeMismatch: cannot set parameter 'weight': expected shape (2, 3), got (3, 2)
+    mxparams.errors.ShapeMismatch: cannot set the float32 parameter of shape (2, 3): expected shape (2, 3), got (3, 2)
     """
     if not isinstance(param, gluon.Parameter):
         raise TypeError(f"set_data takes a Gluon Parameter (e.g. "
@@ -71,8 +102,7 @@ def set_data(param: gluon.Parameter, value) -> None:
     array, dtype = _as_array(value)
     if _compat.is_pending(param):
         raise RuntimeError(
-            f"cannot set {_label(param)}: its shape "
-            f"{fmt_shape(_compat.raw_shape(param))} is not known yet "
+            f"cannot set {_label(param)}: its shape is not known yet "
             "(deferred initialization); run a forward pass first")
     if not _compat.is_initialized(param):
         raise RuntimeError(
@@ -85,21 +115,39 @@ def set_data(param: gluon.Parameter, value) -> None:
                             f"{fmt_shape(shape)}, got {fmt_shape(tuple(array.shape))}")
     expected = numpy.dtype(_compat.dtype_name(param))
     if not numpy.can_cast(dtype, expected, casting="same_kind"):
-        raise TypeError(f"cannot set {_label(param)}: its dtype is "
-                        f"{expected.name}, got {dtype.name}; convert with "
-                        f".astype('{expected.name}') if that is intended")
-    array = _convert(array, param.list_data()[0])
+        raise TypeError(f"cannot set {_label(param)} from {dtype.name} "
+                        f"values; convert with .astype('{expected.name}') if "
+                        "that is intended")
+    overflow = _out_of_range(array, dtype, expected)
+    if overflow:
+        raise ValueError(f"cannot set {_label(param)}: {overflow}")
+    copies = param.list_data()
+    array = _convert(array, copies[0])
     # Writing into an array that a recorded graph uses is an error inside
-    # autograd.record() (compatibility §6); the assignment is not part of the graph.
+    # autograd.record() (compatibility §6); the assignment is not part of the
+    # graph.
     with autograd.pause():
-        param.set_data(array)
+        if len(copies) == 1:  # one write: it happens or it does not
+            param.set_data(array)
+            return
+        # Several devices: keep what they held, in case a later copy fails.
+        before = [c.copy() for c in copies]
+        try:
+            param.set_data(array)
+        except BaseException:
+            for copy, old in zip(copies, before):
+                copy[:] = old
+            raise
 
 
-def constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
+def constant(block: gluon.Block, name: str, value, dtype=None) -> gluon.Parameter:
     """Register a constant (``grad_req='null'``) parameter on ``block``.
 
     The parameter becomes attribute ``name`` of ``block`` and is returned;
     ``initialize()`` fills it with ``value`` and training never changes it.
+    Its dtype is float32, like every Gluon parameter's default, unless
+    ``dtype`` says otherwise, whatever the dtype of ``value`` (numpy's
+    float64 and int64 included) and on every MXNet version and array mode.
     Call it in the block's ``__init__`` without assigning the result to
     the same attribute again (MXNet 1.x forbids re-assigning a Parameter
     attribute).
@@ -117,8 +165,8 @@ def constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
     >>> net.initialize()
     >>> net(np.ones(2)).tolist()
     [2.0, 3.0]
-    >>> net.scale.grad_req
-    'null'
+    >>> net.scale.grad_req, net.scale.dtype == "float32"
+    ('null', True)
     """
     if not isinstance(block, gluon.Block):
         raise TypeError(f"constant takes the Block to register on, got "
@@ -131,4 +179,18 @@ def constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
     if not isinstance(value, (mx.nd.NDArray, numpy.ndarray)):
         raise TypeError(f"constant value must be an MXNet or numpy array, "
                         f"got {type(value).__name__}")
-    return _compat.make_constant(block, name, value)
+    try:
+        target = numpy.dtype("float32" if dtype is None else dtype)
+    except TypeError:
+        raise TypeError(f"constant dtype must be a numpy dtype such as "
+                        f"'float32', got {dtype!r}") from None
+    host = value.asnumpy() if isinstance(value, mx.nd.NDArray) else value
+    if not numpy.can_cast(host.dtype, target, casting="same_kind"):
+        raise TypeError(f"constant {name!r}: {host.dtype.name} values cannot "
+                        f"become {target.name}; pass dtype='{host.dtype.name}' "
+                        "to keep them")
+    overflow = _out_of_range(host, host.dtype, target)
+    if overflow:
+        raise ValueError(f"constant {name!r}: {overflow}")
+    with _compat.rollback(blocks=[block]):
+        return _compat.make_constant(block, name, host.astype(target))

@@ -12,6 +12,7 @@ an ``mp.Initializer`` is told ``0.weight`` on both.
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 from typing import Union
 
@@ -83,11 +84,34 @@ class _AtPath(mx.init.Initializer):
         self._user._method_for(self._path)(self._path, arr)
 
 
-def _builtin_names() -> list[str]:
-    names = mx.registry.get_registry(mx.init.Initializer)
-    # gluon.Constant registers one alias per constant ('constant_<id>');
-    # those are not initializers a user would name.
-    return sorted(n for n in names if not re.search(r"\d", n))
+class _Given(mx.init.Initializer):
+    """Gluon-facing initializer that writes values computed beforehand."""
+
+    def __init__(self, value):
+        super().__init__()
+        self._value = value
+
+    def _init_weight(self, _name, arr):
+        arr[:] = self._value
+
+
+def _registered() -> dict[str, type]:
+    """Built-in initializer names -> classes.
+
+    gluon.Constant registers one alias per constant ('constant_<id>');
+    those are not initializers a user would name.
+    """
+    return {name: cls for name, cls in
+            mx.registry.get_registry(mx.init.Initializer).items()
+            if not re.search(r"\d", name)}
+
+
+def _needs_arguments(cls: type) -> bool:
+    """Whether ``cls()`` fails for want of arguments ('constant', the
+    fused-RNN initializer, whose registered name differs by version)."""
+    return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                   p.POSITIONAL_OR_KEYWORD)
+               for p in list(inspect.signature(cls.__init__).parameters.values())[1:])
 
 
 def _resolve(init: InitSpec) -> mx.init.Initializer:
@@ -97,8 +121,15 @@ def _resolve(init: InitSpec) -> mx.init.Initializer:
     if isinstance(init, mx.init.Initializer):
         return init
     if isinstance(init, str):
-        names = _builtin_names()
-        if init.lower() not in names:
+        registered = _registered()
+        cls = registered.get(init.lower())
+        if cls is not None and _needs_arguments(cls):
+            what = "value" if cls is mx.init.Constant else "..."
+            raise ValueError(
+                f"initializer {init!r} needs arguments: pass an instance, "
+                f"mx.init.{cls.__name__}({what})")
+        names = sorted(n for n, c in registered.items() if not _needs_arguments(c))
+        if cls is None:
             close = difflib.get_close_matches(init.lower(), names, n=3)
             hint = (f"did you mean {', '.join(map(repr, close))}? " if close
                     else "")
@@ -148,7 +179,8 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     A layer's own ``weight_initializer``/``bias_initializer`` takes
     precedence, as in ``Block.initialize`` (so Dense biases stay 0).
     Parameters whose shape is unknown are initialized at the first forward
-    pass.  Unlike Gluon, ``force_reinit`` defaults to True: calling it means
+    pass.  All or nothing: every value is computed before any parameter
+    changes, so an initializer that raises leaves the network as it was.  Unlike Gluon, ``force_reinit`` defaults to True: calling it means
     "set these values now"; with ``force_reinit=False`` parameters that are
     already initialized (or waiting for their shape) are left alone.  Copies stay on their devices unless ``ctx``
     is given.  A Parameter reachable by several paths (tied) is initialized
@@ -169,10 +201,20 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     ValueError: unknown initializer 'xavir'; did you mean 'xavier'? ...
     """
     default = _resolve(init)
+    plan = []
     for path, param in _targets(target, select):
         if not force_reinit and (_compat.is_initialized(param)
                                  or _compat.is_pending(param)):
             continue  # Gluon would warn, naming it ambiguously on 2.x
         where = ctx if ctx is not None else (list(_compat.devices(param)) or None)
         chosen = _AtPath(default, path) if isinstance(default, Initializer) else default
-        _compat.init_param(param, chosen, where, force_reinit)
+        plan.append((param, chosen, where))
+    # Every value is computed first, by Gluon, into arrays of mxparams' own:
+    # an initializer that fails on the tenth parameter has changed nothing.
+    values = [_compat.initial_value(param, chosen) for param, chosen, _ in plan]
+    # Then one commit through Gluon's own initialize (a shape still unknown
+    # stays deferred, to be initialized at the first forward pass).
+    with _compat.rollback(params=[param for param, _, _ in plan]):
+        for (param, chosen, where), value in zip(plan, values):
+            _compat.init_param(param, chosen if value is None else _Given(value),
+                               where, force_reinit)

@@ -76,6 +76,24 @@ def shapes_agree(a: tuple | None, b: tuple | None) -> bool:
                                     for x, y in zip(a, b))
 
 
+def check_depth(depth: object, func: str) -> None:
+    """``depth`` is None or a block level counted from 1 (the children).
+
+    >>> check_depth(0, "summary")
+    Traceback (most recent call last):
+    ...
+    ValueError: summary: depth counts block levels from 1 (the network's children), got 0
+    """
+    if depth is None:
+        return
+    if not isinstance(depth, int) or isinstance(depth, bool):
+        raise TypeError(f"{func}: depth must be an int (block levels from 1) "
+                        f"or None, got {type(depth).__name__} {depth!r}")
+    if depth < 1:
+        raise ValueError(f"{func}: depth counts block levels from 1 (the "
+                         f"network's children), got {depth}")
+
+
 def walk(block: object, func: str) -> _compat.Walk:
     """The structural walk of ``block``, after checking it is a Block."""
     return _compat.walk(_check_block(block, func))

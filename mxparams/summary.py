@@ -14,7 +14,7 @@ from mxnet import gluon
 from . import _compat
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_devices, fmt_int,
                      fmt_shape)
-from .params import ParamDict, Select, elements, matcher, walk
+from .params import ParamDict, Select, check_depth, matcher, walk
 
 
 _CPU0 = mx.cpu(0)
@@ -125,8 +125,7 @@ class Summary(Tabular):
     def __init__(self, block: gluon.Block, select: Select = None,
                  depth: int | None = None):
         found = walk(block, "summary")
-        if depth is not None and (not isinstance(depth, int) or depth < 0):
-            raise ValueError(f"depth must be a non-negative int, got {depth!r}")
+        check_depth(depth, "summary")
         match = matcher(select)
         # One pass over the walk: this runs once per parameter, and
         # networks with 10^4..10^5 parameters exist.

@@ -5,7 +5,7 @@ from mxnet import gluon
 
 from . import _compat
 from ._table import Column, Table, Tabular, fmt_int, fmt_shape
-from .params import elements, walk
+from .params import check_depth, elements, walk
 
 
 class Tree(Tabular):
@@ -18,8 +18,7 @@ class Tree(Tabular):
     def __init__(self, block: gluon.Block, depth: int | None = None,
                  params: bool = False):
         found = walk(block, "tree")
-        if depth is not None and (not isinstance(depth, int) or depth < 0):
-            raise ValueError(f"depth must be a non-negative int, got {depth!r}")
+        check_depth(depth, "tree")
         nodes = found.nodes
         # Unique parameters below each block path ('' is the root), and
         # each block's own parameters as the walk found them.

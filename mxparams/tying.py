@@ -86,8 +86,10 @@ def tie(dst: gluon.Block, src: gluon.Block, *,
 
     touched = _blocks(mine) + _blocks(theirs)
     hybridized = any(_compat.is_hybridized(b) for b in touched)
-    _compat.share((my_sites[p].owner, my_sites[p].attr, their_sites[p].param)
-                  for p in common if my_sites[p].param is not their_sites[p].param)
+    replace = [(my_sites[p].owner, my_sites[p].attr, their_sites[p].param)
+               for p in common if my_sites[p].param is not their_sites[p].param]
+    with _compat.rollback(blocks={id(o): o for o, _, _ in replace}.values()):
+        _compat.share(replace)
     # A cached graph holds the Parameters it was traced with
     # (compatibility §7): every block that may hold one is re-traced.
     for block in touched + (_blocks(around) if around is not None else []):

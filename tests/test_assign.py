@@ -68,10 +68,11 @@ def fails(param, value, error, match):
 def test_errors_name_the_problem_and_change_nothing():
     net = mlp()
     fails(net[0].weight, numpy.zeros((20, 256)), mp.ShapeMismatch,
-          r"cannot set parameter 'weight': expected shape \(256, 20\), got "
-          r"\(20, 256\)")
+          r"cannot set the float32 parameter of shape \(256, 20\): expected "
+          r"shape \(256, 20\), got \(20, 256\)")
     fails(net[0].bias, numpy.zeros(256, dtype=complex), TypeError,
-          r"its dtype is float32, got complex128")
+          r"cannot set the float32 parameter of shape \(256,\) from complex128 "
+          r"values; convert with .astype\('float32'\)")
     fails(net[0].bias, [0.0] * 256, TypeError,
           r"takes an MXNet or numpy array, got list; wrap lists")
     with pytest.raises(TypeError, match="takes a Gluon Parameter"):
@@ -81,12 +82,13 @@ def test_errors_name_the_problem_and_change_nothing():
 def test_before_initialization_and_while_deferred():
     net = chapter_mlp()
     fails(net[0].bias, numpy.zeros(256), RuntimeError,
-          r"cannot set parameter 'bias': it is not initialized; call "
-          r"net.initialize\(\)")
+          r"cannot set the float32 parameter of shape \(256,\): it is not "
+          r"initialized; call net.initialize\(\)")
     net.initialize()
     fails(net[0].weight, numpy.zeros((256, 20)), RuntimeError,
-          r"cannot set parameter 'weight': its shape \(256, \?\) is not "
-          r"known yet \(deferred initialization\); run a forward pass first")
+          r"cannot set the float32 parameter of shape \(256, \?\): its shape "
+          r"is not known yet \(deferred initialization\); run a forward pass "
+          r"first")
 
 
 class FixedHiddenMLP(nn.Block):

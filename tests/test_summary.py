@@ -74,12 +74,12 @@ def test_nested_network_full_and_by_depth(golden):
     golden("summary_rgnet.txt", str(full))
     golden("summary_rgnet_depth1.txt", str(mp.summary(net, depth=1)))
     golden("summary_rgnet_depth2.txt", str(mp.summary(net, depth=2)))
-    for depth in (0, 1, 2, 3, 9):
+    for depth in (1, 2, 3, 9):
         cut = mp.summary(net, depth=depth)
         assert cut.total == full.total  # depth changes rows, never totals
         assert sum(r.elements for r in cut.rows) == full.total
-        assert all(len(r.path.split(".")) <= max(depth, 1) for r in cut.rows)
-    assert [r.path for r in mp.summary(net, depth=0).rows] == [""]
+        assert all(len(r.path.split(".")) <= depth for r in cut.rows)
+    assert [r.path for r in mp.summary(net, depth=1).rows] == ["0", "1"]
     assert mp.summary(net, depth=9).rows == full.rows
 
 
@@ -125,7 +125,9 @@ def test_bytes_follow_the_dtype(golden):
     assert s.nbytes == 2 * (16 + 4) + 8 * (8 + 2)
     assert [r.dtype for r in mp.summary(net, depth=1).rows] == [
         "float16", "float64"]
-    assert mp.summary(net, depth=0).rows[0].dtype == "mixed"
+    outer = nn.HybridSequential()
+    outer.add(net)
+    assert mp.summary(outer, depth=1).rows[0].dtype == "mixed"
 
 
 def test_select(golden):
@@ -145,9 +147,19 @@ def test_text_does_not_depend_on_the_terminal(monkeypatch):
     assert max(len(line) for line in wide.splitlines()) > 20
 
 
-@pytest.mark.parametrize("depth", [-1, 1.5, "2"])
-def test_bad_depth(depth):
-    with pytest.raises(ValueError, match="depth must be a non-negative int"):
+@pytest.mark.parametrize("depth", [0, -1])
+def test_depth_counts_block_levels_from_1(depth):
+    with pytest.raises(ValueError, match=(
+            r"^summary: depth counts block levels from 1 \(the network's "
+            rf"children\), got {depth}$")):
+        mp.summary(chapter_mlp(), depth=depth)
+
+
+@pytest.mark.parametrize("depth", [1.5, "2", True])
+def test_depth_must_be_an_int(depth):
+    with pytest.raises(TypeError, match=(
+            r"^summary: depth must be an int \(block levels from 1\) or None, "
+            rf"got {type(depth).__name__} ")):
         mp.summary(chapter_mlp(), depth=depth)
 
 
