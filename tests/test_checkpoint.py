@@ -424,3 +424,31 @@ def test_a_save_killed_midway_leaves_the_old_file(tmp_path, saved, when, mode):
     assert sorted(os.listdir(tmp_path)) == ["net.params"]
     assert same(_loaded(saved), expected(seed=1))
 
+
+def test_paths_may_be_bytes_as_for_open(tmp_path):
+    net = fill(compat_net())
+    path = bytes(tmp_path / "bytes.params")
+    mp.save(net, path)
+    assert mp.inspect(path).keys() == list(mp.collect(net))
+    copy = compat_net()
+    assert mp.load(copy, path).loaded == list(mp.collect(net))
+    with pytest.raises(TypeError, match="a checkpoint path is a str, bytes "
+                                        "or os.PathLike, got int"):
+        mp.save(net, 3)
+
+
+def test_a_read_only_target_is_refused_and_a_mode_is_kept(tmp_path):
+    net = fill(compat_net())
+    kept = tmp_path / "kept.params"
+    kept.write_bytes(b"old")
+    kept.chmod(0o640)
+    mp.save(net, kept)
+    assert kept.stat().st_mode & 0o777 == 0o640
+    locked = tmp_path / "locked.params"
+    locked.write_bytes(b"precious")
+    locked.chmod(0o444)
+    with pytest.raises(mp.CheckpointError, match="the file is read-only"):
+        mp.save(net, locked)
+    assert locked.read_bytes() == b"precious"
+    assert locked.stat().st_mode & 0o777 == 0o444
+    assert not [p for p in tmp_path.iterdir() if "mxparams-tmp" in p.name]

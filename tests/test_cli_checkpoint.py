@@ -122,3 +122,72 @@ def test_progress_bar_only_on_a_terminal_for_big_files(tmp_path, monkeypatch, mo
         progress(6000)
     assert "big.params big.params" in screen.getvalue()
     assert "5.86k" in screen.getvalue()
+
+
+def limited(address_space_kib: int):
+    """preexec_fn: the child may map at most this much address space."""
+    import resource
+
+    def apply():
+        limit = address_space_kib * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return apply
+
+
+@pytest.mark.parametrize("what", ["dev-zero", "sparse-3GiB", "truncated"])
+def test_files_of_any_size_cost_only_their_header(files, what, mode):
+    """The format is decided from the first bytes, then the file is mapped:
+    /dev/zero (endless), a 3 GiB non-checkpoint under a 2.5 GB address-space
+    limit, and a cut real checkpoint all give the one-line error."""
+    if what == "dev-zero":
+        target, reason = "/dev/zero", "unknown format"
+    elif what == "sparse-3GiB":
+        target, reason = str(files / "sparse.bin"), "unknown format"
+        with open(target, "wb") as f:
+            f.truncate(3 << 30)  # a hole: no disk used
+    else:
+        data = (files / "a.params").read_bytes()
+        target = str(files / "cut.params")
+        (files / "cut.params").write_bytes(data[:len(data) // 2])
+        reason = "truncated"
+    import os
+    import subprocess
+    import sys
+    done = subprocess.run(
+        [sys.executable, "-m", "mxparams", "inspect", target],
+        capture_output=True, text=True, timeout=120,
+        preexec_fn=limited(2_500_000) if what == "sparse-3GiB" else None,
+        env=dict(os.environ))
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("mxparams: error: checkpoint ")
+    assert done.stderr.count("\n") == 1 and reason in done.stderr
+
+
+def test_json_is_valid_with_nan_and_inf(files, mode):
+    net = fill(compat_net())
+    net[0].bias.data()[:] = float("nan")
+    net[2].bias.data()[0] = float("inf")
+    net[2].bias.data()[1] = float("-inf")
+    mp.save(net, "special.params")
+    other = fill(compat_net())
+    other[2].bias.data()[0] = float("inf")
+    other[2].bias.data()[1] = float("-inf")
+    mp.save(other, "infs.params")
+
+    def strict_json(text):  # RFC 8259: no bare NaN or Infinity
+        def refuse(token):
+            raise AssertionError(f"not JSON: {token}")
+        return json.loads(text, parse_constant=refuse)
+
+    inspected = run("inspect", "special.params", "--json")
+    arrays = {a["path"]: a for a in strict_json(inspected.stdout)["arrays"]}
+    assert arrays["0.bias"]["mean"] == "nan"
+    assert arrays["2.bias"]["max"] == "inf" and arrays["2.bias"]["min"] == "-inf"
+    compared = run("diff", "special.params", "infs.params", "--json")
+    assert compared.returncode == 1
+    assert strict_json(compared.stdout)["values"] == [
+        {"path": "0.bias", "max_abs_diff": "nan"}]
+    # inf against the same inf is no difference, and no numpy warning.
+    same_infs = run("diff", "infs.params", "infs.params", "--json")
+    assert same_infs.returncode == 0 and same_infs.stderr == ""

@@ -188,3 +188,24 @@ def test_mp_initializer_in_gluon_initialize_says_what_to_do():
     with pytest.raises(TypeError, match=r"Use mp.initialize\(net, "
                                         r"ChapterInit\(...\)\)"):
         layer.initialize(ChapterInit())
+
+
+def test_initializer_names_are_the_same_on_both_versions():
+    with pytest.raises(ValueError) as info:
+        mp.initialize(chapter_mlp(), "xavir")
+    assert str(info.value) == (
+        "unknown initializer 'xavir'; did you mean 'xavier'? built-in names: "
+        "bilinear, lstmbias, msraprelu, normal, one, ones, orthogonal, "
+        "uniform, xavier, zero, zeros; or pass an instance such as "
+        "mx.init.Normal(0.01)")
+    with pytest.raises(ValueError, match=(
+            r"^initializer 'Constant' needs arguments: pass an instance, "
+            r"mx.init.Constant\(value\)$")):
+        mp.initialize(chapter_mlp(), "Constant")
+    # The fused-RNN initializer is registered as 'fusedrnn' on 1.x and
+    # 'rnnfused' on 2.x; neither can be made from its name alone.
+    for name in ("fusedrnn", "rnnfused"):
+        with pytest.raises(ValueError, match=(
+                rf"initializer '{name}' (needs arguments: pass an instance, "
+                r"mx.init.FusedRNN\(...\)|unknown)")):
+            mp.initialize(chapter_mlp(), name)
