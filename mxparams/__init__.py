@@ -13,24 +13,29 @@ MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 ['0.weight', '0.bias']
 """
 from .assign import constant, set_data
-from .checkpoint import Inspection, LoadReport, inspect, load, save
-from .errors import (CheckpointError, NonFiniteError, ParamNotFound,
-                     ShapeMismatch)
+from .checkpoint import (Comparison, Inspection, LoadReport, inspect,
+                         inspect_checkpoint, load, save)
+from .errors import (CheckpointError, CheckpointShapeMismatch, NonFiniteError,
+                     ParamNotFound, ReplicaMismatch, ShapeMismatch)
 from .finite import FiniteReport, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
 from .params import ParamDict, collect
 from .plot import plot_hist
 from .replicas import ReplicaReport, check_replicas
-from .stats import Stats, Watch, stats
-from .summary import Summary, summary
-from .tree import Tree, tree
+from .stats import StatRow, Stats, Watch, WatchRow, stats
+from .summary import Row, Summary, summary
+from .tree import Tree, TreeRow, tree
 from .tying import tie, tied_groups
 
 __version__ = "0.1.0"
 
+# ``inspect``, the 0.1 name of inspect_checkpoint, is still importable but
+# not in __all__: a star import would shadow the standard module.
 __all__ = [
     "CheckpointError",
+    "CheckpointShapeMismatch",
+    "Comparison",
     "FiniteReport",
     "Initializer",
     "Inspection",
@@ -38,19 +43,24 @@ __all__ = [
     "NonFiniteError",
     "ParamDict",
     "ParamNotFound",
+    "ReplicaMismatch",
     "ReplicaReport",
+    "Row",
     "ShapeMismatch",
+    "StatRow",
     "Stats",
     "Summary",
     "Tree",
+    "TreeRow",
     "Watch",
+    "WatchRow",
     "check_finite",
     "check_replicas",
     "collect",
     "constant",
     "get",
     "initialize",
-    "inspect",
+    "inspect_checkpoint",
     "load",
     "plot_hist",
     "save",

@@ -447,18 +447,6 @@ def foreign_global_name(name: str) -> tuple[str, str] | None:
     return re.sub(r"\d+$", "", prefix.rpartition("_")[2]), attr
 
 
-def attr_name(param: gluon.Parameter) -> str:
-    """The attribute-level name ('weight') of a lone Parameter, both versions.
-
-    2.x names a Parameter by its attribute only; 1.x prefixes the global
-    block names ('dense0_weight', 'hybridsequential0_dense1_bias').
-    """
-    if not GLOBAL_NAMES:
-        return param.name
-    parts = split_global_name(param.name)
-    return parts[1] if parts else param.name
-
-
 # --- logging ---------------------------------------------------------------
 
 @contextlib.contextmanager

@@ -1,10 +1,12 @@
 """One renderer for every table mxparams prints.
 
 A table is plain data: column headings with an alignment, rows of cell
-strings and footer lines (label, value).  ``to_text`` sizes each column to
-its widest cell, never to the terminal, so printed output is the same
-everywhere (nbval compares it byte for byte); ``to_html`` renders the same
-cells for Jupyter.
+strings, footer lines (label, value) and a note for when there are no
+rows.  ``to_text`` sizes each column to its widest cell, never to the
+terminal, so printed output is the same everywhere (nbval compares it
+byte for byte); ``to_html`` renders the same cells for Jupyter.  Every
+result object of mxparams is :class:`Tabular`: data, plus a ``table()``
+that this module renders.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class Table:
     header: bool = True
     #: Column widths, when the caller knows them already (else computed).
     known_widths: Sequence[int] | None = None
+    #: What to show instead of an empty table ("All copies equal ...").
+    note: str = ""
 
     def widths(self) -> list[int]:
         if self.known_widths is not None:
@@ -38,6 +42,8 @@ class Table:
                 zip(*cells)] if cells else [0] * len(self.columns)
 
     def to_text(self) -> str:
+        if not self.rows and (self.note or not self.header):
+            return "\n".join(self._bare())
         widths = self.widths()
         # One %-format for every row: per-cell ljust/rjust (or str.format)
         # is what makes a table of 10,000 rows slow.
@@ -55,8 +61,18 @@ class Table:
                        for label, value in self.footer)
         return "\n".join(out)
 
+    def _bare(self) -> list[str]:
+        """A table without rows: its note, or its footer lines alone."""
+        if self.note:
+            return [self.note]
+        width = max((len(label) for label, _ in self.footer), default=0)
+        return [f"{label.ljust(width)}  {value}".rstrip()
+                for label, value in self.footer]
+
     def to_html(self) -> str:
         esc = html.escape
+        if not self.rows and self.note:
+            return f"<p>{esc(self.note)}</p>"
 
         def cell(tag: str, col: Column, text: str) -> str:
             align = "right" if col.right else "left"
@@ -110,8 +126,8 @@ def fmt_bytes(n: int) -> str:
     return f"{n:,} bytes" if unit == "B" else f"{n:,} bytes ({human})"
 
 
-def fmt_float(x: float | None) -> str:
-    """A statistic in 4 significant digits, the same text on every platform.
+def fmt_float(x: float | None, digits: int = 4) -> str:
+    """A number in ``digits`` significant digits, the same text everywhere.
 
     nan/inf print as 'nan', 'inf', '-inf'; -0.0 prints as '0' (a sign
     that depends on summation order is noise); None (not computed) as '?'.
@@ -120,6 +136,8 @@ def fmt_float(x: float | None) -> str:
     ['0.1235', '0', '1e-07', '1.235e+07', '?']
     >>> [fmt_float(float(v)) for v in ("nan", "inf", "-inf")]
     ['nan', 'inf', '-inf']
+    >>> fmt_float(0.123456789, digits=6)
+    '0.123457'
     """
     if x is None:
         return "?"
@@ -127,7 +145,7 @@ def fmt_float(x: float | None) -> str:
         return "nan"
     if x in (float("inf"), float("-inf")):
         return "inf" if x > 0 else "-inf"
-    return "0" if x == 0 else f"{x:.4g}"
+    return "0" if x == 0 else f"{x:.{digits}g}"
 
 
 def fmt_devices(devices) -> str:
@@ -137,7 +155,11 @@ def fmt_devices(devices) -> str:
 
 class Tabular:
     """Mixin for result objects drawn as one table: ``table()`` feeds both
-    ``str()`` (aligned text) and ``_repr_html_()`` (Jupyter)."""
+    ``str()`` (aligned text) and ``_repr_html_()`` (Jupyter).
+
+    Reports of checks (``check_finite``, ``check_replicas``, ``load``) are
+    falsy when there is nothing to report.
+    """
 
     def table(self) -> Table:
         raise NotImplementedError

@@ -35,10 +35,10 @@ def build(name: str, mode: str = "np", forward: bool = True) -> gluon.Block:
     from mxnet.gluon.model_zoo import vision
     known = names()
     if name.lower() not in known:
-        import difflib
-        close = difflib.get_close_matches(name.lower(), known, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model-zoo network {name!r}{hint}")
+        from .errors import did_you_mean
+        hint = did_you_mean(name.lower(), known, cutoff=0.6)
+        raise ValueError(f"unknown model-zoo network {name!r}"
+                         + (f"; {hint}" if hint else ""))
     _compat.set_mode(mode)
     net = vision.get_model(name, pretrained=False)
     if forward:

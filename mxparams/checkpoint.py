@@ -20,9 +20,9 @@ from mxnet import autograd, gluon
 from . import _checkpoint_file as files
 from . import _compat
 from ._arrays import difference
-from ._table import (Column, Table, Tabular, fmt_bytes, fmt_int,
+from ._table import (Column, Table, Tabular, fmt_bytes, fmt_float, fmt_int,
                      fmt_shape)
-from .errors import CheckpointError, examples
+from .errors import CheckpointError, CheckpointShapeMismatch, examples
 from .params import shapes_agree, walk
 
 _EXPORT_PREFIXES = ("arg:", "aux:")
@@ -30,14 +30,14 @@ _EXPORT_PREFIXES = ("arg:", "aux:")
 
 # -- save ----------------------------------------------------------------
 
-def save(block: gluon.Block, path) -> None:
-    """Write the parameters of ``block`` to ``path``, portably and atomically.
+def save(block: gluon.Block, file) -> None:
+    """Write the parameters of ``block`` to ``file``, portably and atomically.
 
     The file is keyed by structural path (``'0.weight'``) in MXNet's
     NDArray format without the numpy-shape flag: Gluon's own
     ``load_parameters`` reads it on MXNet 1.x and 2.x in numpy and legacy
     nd mode, and so does :func:`load`.  It is written to a temporary file
-    beside ``path`` and renamed over it, so an interrupted save leaves any
+    beside ``file`` and renamed over it, so an interrupted save leaves any
     previous file intact.  One copy of each parameter is saved (the first
     device's); tied parameters are stored under each of their paths, as
     ``save_parameters`` does.
@@ -50,7 +50,7 @@ def save(block: gluon.Block, path) -> None:
     >>> net.initialize()
     >>> path = os.path.join(tempfile.mkdtemp(), "dense.params")
     >>> mp.save(net, path)
-    >>> list(mp.inspect(path).keys())
+    >>> list(mp.inspect_checkpoint(path).keys())
     ['0.weight', '0.bias']
     """
     params = walk(block, "save").params
@@ -67,30 +67,34 @@ def save(block: gluon.Block, path) -> None:
                            f"({examples(pending)}); run one forward pass")
         raise RuntimeError(f"cannot save {type(block).__name__}: parameters "
                            + "; ".join(reasons))
-    files.write(path, {key: param.list_data()[0] for key, param in params.items()})
+    files.write(file, {key: param.list_data()[0] for key, param in params.items()})
 
 
 # -- load ----------------------------------------------------------------
 
-class LoadReport:
+class LoadReport(Tabular):
     """What :func:`load` did: ``loaded`` paths and ``skipped`` (name, reason).
 
     ``renamed`` maps file keys to paths where the file was keyed by MXNet
-    1.x global names.  ``str()`` is a short text report; with
-    ``strict=True`` nothing is ever skipped.
+    1.x global names.  Falsy when everything was loaded (with
+    ``strict=True`` nothing is ever skipped: a problem raises instead);
+    ``str()`` is a short text report.
     """
 
-    def __init__(self, path: str, fmt: str, loaded: list, skipped: list,
+    def __init__(self, file: str, fmt: str, loaded: list, skipped: list,
                  renamed: dict, parameters: int):
-        self.path = path
+        self.file = file
         self.format = fmt
         self.loaded: list[str] = loaded
         self.skipped: list[tuple[str, str]] = skipped
         self.renamed: dict[str, str] = renamed
         self.parameters = parameters  # distinct Parameters in the network
 
+    def __bool__(self) -> bool:
+        return bool(self.skipped)
+
     def table(self) -> Table:
-        footer = [("File", self.path),
+        footer = [("File", self.file),
                   ("Loaded", f"{len(self.loaded)} of {self.parameters} "
                              "parameters")]
         if self.renamed:
@@ -100,14 +104,6 @@ class LoadReport:
                                    f"{first[1]!r}"))
         return Table([Column("Skipped"), Column("Reason")], self.skipped,
                      footer, header=bool(self.skipped))
-
-    def __str__(self) -> str:
-        return _text(self.table())
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
 
 
 def _strip_export_prefixes(name: str, keys) -> dict[str, str]:
@@ -217,7 +213,7 @@ def _array_for(param: gluon.Parameter, value: numpy.ndarray):
     return make(value, dtype=value.dtype)
 
 
-def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
+def load(block: gluon.Block, file, *, strict: bool = True) -> LoadReport:
     """Load a checkpoint into ``block``; all or nothing.
 
     Reads :func:`save` files, Gluon's ``save_parameters`` files of MXNet
@@ -231,7 +227,10 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
     the file, keys in the file that the network lacks, shapes and dtypes.
     With ``strict=True`` any problem raises :class:`CheckpointError` and
     leaves the network untouched; ``strict=False`` loads the parameters
-    that match and lists the others in the returned report.  Shapes not
+    that match and lists the others in the returned report (falsy when
+    nothing was skipped).  A refusal that includes a shape conflict is a
+    :class:`CheckpointShapeMismatch`, both a ``CheckpointError`` and a
+    ``ShapeMismatch``.  Shapes not
     known yet (after ``initialize()``, before the first forward pass) are
     taken from the file, as Gluon's ``load_parameters`` does.  Every device
     copy of a parameter is set.
@@ -261,7 +260,7 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
     mxparams.errors.CheckpointError: checkpoint '...mlp.params': cannot load into HybridSequential: missing from the file: '2.weight', '2.bias'. Nothing was loaded; strict=False loads the 4 parameters that match
     """
     sites = walk(block, "load").sites()
-    raw = files.read(path)
+    raw = files.read(file)
     name = raw.path
     keys = _strip_export_prefixes(name, raw.arrays)
     arrays = {short: raw.arrays[k] for short, k in keys.items()}
@@ -308,7 +307,9 @@ def load(block: gluon.Block, path, *, strict: bool = True) -> LoadReport:
                           "parameters")
 
     if strict and problems:
-        raise CheckpointError(name, _refusal(block, problems, plan, len(good)))
+        error = (CheckpointShapeMismatch if any(r.startswith("shape ") for r in problems)
+                 else CheckpointError)
+        raise error(name, _refusal(block, problems, plan, len(good)))
     # Parameters without data get arrays made from the file's values now,
     # so that nothing the checks can foresee fails once copying has begun.
     ready = [(path_, param, value, None if _compat.is_initialized(param)
@@ -341,7 +342,7 @@ def _refusal(block, problems: dict, plan: _Plan, matching: int) -> str:
 
 # -- inspect -------------------------------------------------------------
 
-class Entry(NamedTuple):
+class FileArray(NamedTuple):
     """One array of a checkpoint file, with statistics in float64."""
     key: str
     shape: tuple
@@ -353,22 +354,13 @@ class Entry(NamedTuple):
     mean: float | None
 
 
-def _entry(key: str, array: numpy.ndarray) -> Entry:
+def _entry(key: str, array: numpy.ndarray) -> FileArray:
     stats = (None, None, None)
     if array.size:
         stats = (float(array.min()), float(array.max()),
                  float(array.mean(dtype=numpy.float64)))
-    return Entry(key, tuple(array.shape), array.dtype.name, int(array.size),
+    return FileArray(key, tuple(array.shape), array.dtype.name, int(array.size),
                  int(array.nbytes), *stats)
-
-
-def fmt_stat(x: float | None) -> str:
-    """A statistic in 6 significant digits, the same on every platform."""
-    if x is None:
-        return "-"
-    if math.isnan(x) or math.isinf(x):
-        return str(x)
-    return f"{x:.6g}"
 
 
 class Inspection(Tabular):
@@ -380,10 +372,10 @@ class Inspection(Tabular):
 
     def __init__(self, raw: files.RawCheckpoint,
                  progress: files.Progress | None = None):
-        self.path = raw.path
+        self.file = raw.path
         self.format = raw.format
         self.size = raw.size
-        self.entries: list[Entry] = []
+        self.entries: list[FileArray] = []
         for key, array in raw.arrays.items():
             self.entries.append(_entry(key, array))
             if progress is not None:
@@ -400,10 +392,10 @@ class Inspection(Tabular):
                    Column("Min", right=True), Column("Max", right=True),
                    Column("Mean", right=True)]
         rows = [(e.key, fmt_shape(e.shape), e.dtype, fmt_int(e.elements),
-                 fmt_int(e.nbytes), fmt_stat(e.min), fmt_stat(e.max),
-                 fmt_stat(e.mean)) for e in self.entries]
+                 fmt_int(e.nbytes), fmt_float(e.min, 6), fmt_float(e.max, 6),
+                 fmt_float(e.mean, 6)) for e in self.entries]
         n = len(self.entries)
-        footer = [("File", self.path), ("Format", self.format),
+        footer = [("File", self.file), ("Format", self.format),
                   ("Arrays", f"{n} array{'s' if n != 1 else ''}, "
                              f"{self.elements:,} elements"),
                   ("Data", fmt_bytes(self.nbytes)),
@@ -413,7 +405,7 @@ class Inspection(Tabular):
     def to_dict(self) -> dict:
         """Plain data for JSON (RFC 8259): NaN and Inf as "nan", "inf", "-inf"."""
         num = json_number
-        return {"file": self.path, "format": self.format, "size": self.size,
+        return {"file": self.file, "format": self.format, "size": self.size,
                 "elements": self.elements, "bytes": self.nbytes,
                 "arrays": [{"path": e.key, "shape": list(e.shape),
                             "dtype": e.dtype, "elements": e.elements,
@@ -422,7 +414,8 @@ class Inspection(Tabular):
                            for e in self.entries]}
 
 
-def inspect(path, *, progress: files.Progress | None = None) -> Inspection:
+def inspect_checkpoint(file, *, progress: files.Progress | None = None
+                       ) -> Inspection:
     """A table of the arrays in a checkpoint file, like ``summary`` for a net.
 
     Any format :func:`load` reads; one row per array in file order: path
@@ -438,7 +431,7 @@ def inspect(path, *, progress: files.Progress | None = None) -> Inspection:
     >>> layer.initialize(init.One())
     >>> path = os.path.join(tempfile.mkdtemp(), "dense.params")
     >>> mp.save(layer, path)
-    >>> print(mp.inspect(path))  # doctest: +ELLIPSIS
+    >>> print(mp.inspect_checkpoint(path))  # doctest: +ELLIPSIS
     Path    Shape   Dtype    Elements  Bytes  Min  Max  Mean
     ------  ------  -------  --------  -----  ---  ---  ----
     weight  (2, 3)  float32         6     24    1    1     1
@@ -450,7 +443,12 @@ def inspect(path, *, progress: files.Progress | None = None) -> Inspection:
     Data       32 bytes
     File size  162 bytes
     """
-    return Inspection(files.read(path), progress)
+    return Inspection(files.read(file), progress)
+
+
+#: The name of mxparams 0.1 (it shadowed the standard module on a star
+#: import, so it is no longer in ``__all__``).
+inspect = inspect_checkpoint
 
 
 # -- comparing and converting files (the command line) --------------------
@@ -469,17 +467,8 @@ def json_number(x: float | None):
     return "nan" if x != x else ("inf" if x > 0 else "-inf")
 
 
-def _text(table: Table) -> str:
-    """The table as text; only the footer lines when it has no rows."""
-    if table.rows:
-        return table.to_text()
-    width = max(len(label) for label, _ in table.footer)
-    return "\n".join(f"{label.ljust(width)}  {value}"
-                     for label, value in table.footer)
-
-
-class Comparison:
-    """Differences between two checkpoint files, by key.
+class Comparison(Tabular):
+    """Differences between two checkpoint files, by key; falsy when equal.
 
     Values compare in float64; NaN equals NaN, and a NaN facing a number
     is a difference of NaN.
@@ -515,11 +504,14 @@ class Comparison:
     def equal(self) -> bool:
         return not (self.removed or self.added or self.changed or self.values)
 
+    def __bool__(self) -> bool:
+        return not self.equal
+
     def table(self) -> Table:
         rows = [("removed", k, _describe(self._left[k]), "") for k in self.removed]
         rows += [("added", k, "", _describe(self._right[k])) for k in self.added]
         rows += [("changed", k, x, y) for k, x, y in self.changed]
-        rows += [("values", k, "max abs difference", fmt_stat(d))
+        rows += [("values", k, "max abs difference", fmt_float(d, digits=6))
                  for k, d in self.values]
         footer = [("A", self.a), ("B", self.b),
                   ("Result", "equal" if self.equal else
@@ -540,13 +532,6 @@ class Comparison:
                 "values": [{"path": k, "max_abs_diff": json_number(d)}
                            for k, d in self.values],
                 "equal_arrays": self.same}
-
-    def __str__(self) -> str:
-        return _text(self.table())
-
-    def _repr_html_(self) -> str:
-        return self.table().to_html()
-
 
 def _describe(array: numpy.ndarray) -> str:
     return f"{fmt_shape(tuple(array.shape))} {array.dtype.name}"

@@ -116,7 +116,7 @@ def _checkpoint_command(args) -> int:
 
     if args.command == "inspect":
         with _progress(args.file) as progress:
-            found = checkpoint.inspect(args.file, progress=progress)
+            found = checkpoint.inspect_checkpoint(args.file, progress=progress)
         print(_json(found.to_dict()) if args.json else
               found.table().to_html() if args.html else found)
         return 0

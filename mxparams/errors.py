@@ -36,7 +36,7 @@ class ShapeMismatch(ValueError):
 class CheckpointError(Exception):
     """A checkpoint file cannot be read, or cannot be loaded into a block.
 
-    ``path`` is the file and ``reason`` says what is wrong with it; the
+    ``file`` is the file and ``reason`` says what is wrong with it; the
     message names both.  Raised for unreadable, empty, truncated, foreign
     and corrupt files and for files that do not fit the network; when it is
     raised, no parameter and no file has been changed.
@@ -47,13 +47,22 @@ class CheckpointError(Exception):
     mxparams.errors.CheckpointError: checkpoint 'model.params': the file is empty
     """
 
-    def __init__(self, path: object, reason: str):
-        super().__init__(path, reason)
-        self.path = str(path)
+    def __init__(self, file: object, reason: str):
+        super().__init__(file, reason)
+        self.file = str(file)
         self.reason = reason
 
     def __str__(self) -> str:
-        return f"checkpoint {self.path!r}: {self.reason}"
+        return f"checkpoint {self.file!r}: {self.reason}"
+
+
+class CheckpointShapeMismatch(CheckpointError, ShapeMismatch):
+    """A load refused because shapes in the file and the network differ.
+
+    Both a :class:`CheckpointError` (the file does not fit) and a
+    :class:`ShapeMismatch` (expected vs got, per path, in the message), so
+    either ``except`` catches it.
+    """
 
 
 class NonFiniteError(ValueError):
@@ -73,6 +82,24 @@ class NonFiniteError(ValueError):
         self.report = report
 
 
+class ReplicaMismatch(ValueError):
+    """Copies of a parameter that should be equal differ; raised by
+    ``check_replicas(..., raise_error=True)``.
+
+    The message names every differing path with its devices; ``report``
+    holds the full :class:`~mxparams.replicas.ReplicaReport`.
+
+    >>> raise ReplicaMismatch("copies differ in 1 array: 'bias' (data): cpu(0) vs cpu(1)")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.ReplicaMismatch: copies differ in 1 array: 'bias' (data): cpu(0) vs cpu(1)
+    """
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
 def examples(names) -> str:
     """Up to four names, quoted, for a message: "'a', 'b', ..." or 'none'."""
     names = list(names)
@@ -82,6 +109,20 @@ def examples(names) -> str:
 
 def _quoted(names) -> str:
     return ", ".join(repr(n) for n in names)
+
+
+def did_you_mean(word: str, choices, cutoff: float = 0.5) -> str:
+    """"did you mean 'a', 'b'?" for the closest choices, or ''.
+
+    The one suggestion builder of every "unknown name" message.
+
+    >>> did_you_mean("xavir", ["xavier", "normal", "uniform"])
+    "did you mean 'xavier'?"
+    >>> did_you_mean("zzz", ["xavier"])
+    ''
+    """
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=cutoff)
+    return f"did you mean {_quoted(close)}?" if close else ""
 
 
 def not_found(key: object, params: Mapping, owner_types: Mapping[str, str],
@@ -131,9 +172,9 @@ def not_found(key: object, params: Mapping, owner_types: Mapping[str, str],
         return ParamNotFound(f"{message}. {hint}")
 
     # Suggest paths only: they work on every version, names only on 1.x.
-    close = difflib.get_close_matches(key, paths, n=3, cutoff=0.5)
-    if close:
-        return ParamNotFound(f"{message}. Did you mean {_quoted(close)}?")
+    hint = did_you_mean(key, paths)
+    if hint:
+        return ParamNotFound(f"{message}. D{hint[1:]}")
     shown = paths[:5]
     return ParamNotFound(
         f"{message}. It has {len(paths)} parameter paths, e.g. "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import html
 from typing import NamedTuple
 
 import mxnet as mx
@@ -18,7 +17,7 @@ import numpy
 from mxnet import autograd, gluon
 
 from . import _arrays, _compat
-from ._table import Column, Table, fmt_int
+from ._table import Column, Table, Tabular, fmt_int
 from .errors import NonFiniteError
 from .params import Select
 
@@ -33,7 +32,7 @@ class FiniteRow(NamedTuple):
     inf: int         # +inf and -inf
 
 
-class FiniteReport:
+class FiniteReport(Tabular):
     """What :func:`check_finite` found: falsy when everything is finite.
 
     ``rows`` lists every (path, kind, device) holding NaN or Inf, as
@@ -63,7 +62,8 @@ class FiniteReport:
         cells = [[r.path, r.kind] + [r.device] * devices
                  + [fmt_int(r.elements), fmt_int(r.nan), fmt_int(r.inf)]
                  for r in self.rows]
-        return Table(columns, cells, [("Checked", self._checked())])
+        return Table(columns, cells, [("Checked", self._checked())],
+                     note=f"No NaN or Inf ({self._checked()} checked)")
 
     def message(self) -> str:
         """One paragraph naming every path with its counts, and what to do."""
@@ -79,17 +79,6 @@ class FiniteReport:
                 "division by zero in the loss, or NaN in the input data; "
                 "check the step that produced them")
 
-    def __str__(self) -> str:
-        if not self.rows:
-            return f"No NaN or Inf ({self._checked()} checked)"
-        return self.table().to_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        if not self.rows:
-            return f"<p>{html.escape(str(self))}</p>"
-        return self.table().to_html()
 
 
 _NOTHING = contextlib.nullcontext()
@@ -129,17 +118,18 @@ def _finite(arrays: list[tuple[object, object]]) -> list[bool]:
     return finite
 
 
-def check_finite(block: gluon.Block, *, grads: bool = True,
-                 select: Select = None,
-                 raise_error: bool = True) -> FiniteReport:
+def check_finite(block: gluon.Block, *, select: Select = None,
+                 grads: bool = True, raise_error: bool = True) -> FiniteReport:
     """Raise :class:`NonFiniteError` naming every parameter or gradient with NaN/Inf.
 
     Checks every copy (device) of each selected parameter and, with
-    ``grads=True``, its gradient (none for ``grad_req='null'``); a tied
-    parameter is checked once and named at each of its paths.  With
-    ``raise_error=False`` the :class:`FiniteReport` is returned instead:
-    falsy when everything is finite, otherwise a table of the arrays
-    with their NaN and Inf counts.  The check costs one MXNet reduction
+    ``grads=True`` (the default: it is meant for the training loop, where
+    gradients go bad first), its gradient (none for ``grad_req='null'``); a
+    tied parameter is checked once and named at each of its paths.  It
+    raises by default because a NaN in training is never something to
+    continue with; with ``raise_error=False`` the :class:`FiniteReport` is
+    returned instead: falsy when everything is finite, otherwise a table
+    of the arrays with their NaN and Inf counts.  The check costs one MXNet reduction
     per array and one wait per device, so it can run at every training
     step (figures in docs/performance.md).
 

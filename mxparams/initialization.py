@@ -11,7 +11,6 @@ an ``mp.Initializer`` is told ``0.weight`` on both.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 from typing import Union
@@ -20,6 +19,7 @@ import mxnet as mx
 from mxnet import gluon
 
 from . import _compat
+from .errors import did_you_mean
 from .params import ParamDict, Select, collect
 
 InitSpec = Union[None, str, mx.init.Initializer]
@@ -130,9 +130,8 @@ def _resolve(init: InitSpec) -> mx.init.Initializer:
                 f"mx.init.{cls.__name__}({what})")
         names = sorted(n for n, c in registered.items() if not _needs_arguments(c))
         if cls is None:
-            close = difflib.get_close_matches(init.lower(), names, n=3)
-            hint = (f"did you mean {', '.join(map(repr, close))}? " if close
-                    else "")
+            hint = did_you_mean(init.lower(), names, cutoff=0.6)
+            hint = hint + " " if hint else ""
             raise ValueError(
                 f"unknown initializer {init!r}; {hint}built-in names: "
                 f"{', '.join(names)}; or pass an instance such as "
@@ -144,19 +143,25 @@ def _resolve(init: InitSpec) -> mx.init.Initializer:
         f"None; got {type(init).__name__}")
 
 
-def _targets(target, select: Select) -> list[tuple[str, gluon.Parameter]]:
+def _targets(target, select: Select, init) -> list[tuple[str, gluon.Parameter]]:
     """(path, Parameter) to initialize: each Parameter once, at its first path."""
     if isinstance(target, gluon.Parameter):
         if select is not None:
             raise TypeError("select applies to a Block or a ParamDict, not "
                             "to a single Parameter")
-        # A lone Parameter does not know its path; its attribute name
-        # ('weight') is the best stable stand-in.
-        return [(_compat.attr_name(target), target)]
+        if isinstance(init, Initializer):
+            # A lone Parameter does not know its path, and its Gluon name
+            # is no stand-in (it differs by version).
+            raise TypeError(
+                f"{type(init).__name__} is an mp.Initializer, which is told "
+                "each parameter's path, and a lone Parameter has none: pass "
+                "the block and pick the parameter by path, e.g. "
+                "mp.initialize(net, init, select=r'0\\.weight')")
+        return [("", target)]
     if isinstance(target, ParamDict):
         chosen = target.select(select)
     elif isinstance(target, gluon.Block):
-        chosen = collect(target, select)
+        chosen = collect(target, select=select)
     else:
         raise TypeError(
             f"initialize() takes a Block, a Parameter or an mp.ParamDict, got "
@@ -169,7 +174,7 @@ def _targets(target, select: Select) -> list[tuple[str, gluon.Parameter]]:
 
 def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
                init: InitSpec = None, *, select: Select = None,
-               force_reinit: bool = True, ctx=None) -> None:
+               force_reinit: bool = True, device=None, ctx=None) -> None:
     """Initialize parameters with Gluon's initializers, by path.
 
     ``target`` is a Block, a single Parameter or a ParamDict; ``select``
@@ -180,11 +185,16 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     precedence, as in ``Block.initialize`` (so Dense biases stay 0).
     Parameters whose shape is unknown are initialized at the first forward
     pass.  All or nothing: every value is computed before any parameter
-    changes, so an initializer that raises leaves the network as it was.  Unlike Gluon, ``force_reinit`` defaults to True: calling it means
-    "set these values now"; with ``force_reinit=False`` parameters that are
-    already initialized (or waiting for their shape) are left alone.  Copies stay on their devices unless ``ctx``
-    is given.  A Parameter reachable by several paths (tied) is initialized
-    once, under its first path.
+    changes, so an initializer that raises leaves the network as it was.
+
+    Unlike Gluon, ``force_reinit`` defaults to True, on purpose: calling
+    ``mp.initialize`` means "set these values now" (the chapter
+    re-initializes one network with one initializer after another); with
+    ``force_reinit=False`` parameters that are already initialized (or
+    waiting for their shape) are left alone.  Copies stay on their devices
+    unless ``device`` (or its MXNet 1.x name ``ctx``) is given.  A
+    Parameter reachable by several paths (tied) is initialized once, under
+    its first path.
 
     >>> import mxparams as mp
     >>> from mxnet import init
@@ -201,12 +211,16 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     ValueError: unknown initializer 'xavir'; did you mean 'xavier'? ...
     """
     default = _resolve(init)
+    if device is not None and ctx is not None:
+        raise TypeError("pass device= or its MXNet 1.x name ctx=, not both")
+    where_to = device if device is not None else ctx
     plan = []
-    for path, param in _targets(target, select):
+    for path, param in _targets(target, select, default):
         if not force_reinit and (_compat.is_initialized(param)
                                  or _compat.is_pending(param)):
             continue  # Gluon would warn, naming it ambiguously on 2.x
-        where = ctx if ctx is not None else (list(_compat.devices(param)) or None)
+        where = (where_to if where_to is not None
+                 else list(_compat.devices(param)) or None)
         chosen = _AtPath(default, path) if isinstance(default, Initializer) else default
         plan.append((param, chosen, where))
     # Every value is computed first, by Gluon, into arrays of mxparams' own:

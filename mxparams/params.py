@@ -76,22 +76,32 @@ def shapes_agree(a: tuple | None, b: tuple | None) -> bool:
                                     for x, y in zip(a, b))
 
 
-def check_depth(depth: object, func: str) -> None:
-    """``depth`` is None or a block level counted from 1 (the children).
+def check_count(value: object, name: str, func: str, meaning: str,
+                optional: bool = False) -> None:
+    """``value`` is an int of at least 1 (or None when ``optional``).
 
-    >>> check_depth(0, "summary")
+    A wrong type is a TypeError and a wrong value a ValueError, for every
+    option of every function.
+
+    >>> check_count(0, "depth", "summary", "block levels from 1", True)
     Traceback (most recent call last):
     ...
-    ValueError: summary: depth counts block levels from 1 (the network's children), got 0
+    ValueError: summary: depth counts block levels from 1, got 0
     """
-    if depth is None:
+    if value is None and optional:
         return
-    if not isinstance(depth, int) or isinstance(depth, bool):
-        raise TypeError(f"{func}: depth must be an int (block levels from 1) "
-                        f"or None, got {type(depth).__name__} {depth!r}")
-    if depth < 1:
-        raise ValueError(f"{func}: depth counts block levels from 1 (the "
-                         f"network's children), got {depth}")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{func}: {name} must be an int ({meaning})"
+                        + (" or None" if optional else "")
+                        + f", got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{func}: {name} counts {meaning}, got {value}")
+
+
+def check_depth(depth: object, func: str) -> None:
+    """``depth`` is None or a block level counted from 1 (the children)."""
+    check_count(depth, "depth", func,
+                "block levels from 1, the network's children", optional=True)
 
 
 def walk(block: object, func: str) -> _compat.Walk:
@@ -208,7 +218,7 @@ class ParamDict(Mapping):
         return self._table(header=True).to_html()
 
 
-def collect(block: gluon.Block, select: Select = None) -> ParamDict:
+def collect(block: gluon.Block, *, select: Select = None) -> ParamDict:
     """All parameters of ``block`` by structural path, optionally selected.
 
     The keys are exactly those Gluon's ``save_parameters`` writes, in the

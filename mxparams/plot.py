@@ -8,7 +8,7 @@ import numpy
 from mxnet import gluon
 
 from . import _arrays
-from .params import Select
+from .params import Select, check_count
 
 _INSTALL = "pip install mxparams[plot]"
 
@@ -24,8 +24,8 @@ def _pyplot():
     return plt
 
 
-def plot_hist(block: gluon.Block, select: Select = None, grads: bool = False,
-              *, bins: int = 50, columns: int = 4):
+def plot_hist(block: gluon.Block, *, select: Select = None, grads: bool = False,
+              bins: int = 50, columns: int = 4):
     """A grid of histograms, one per parameter (and gradient); returns the Figure.
 
     One panel per selected parameter, titled with its path (a tied
@@ -49,10 +49,8 @@ def plot_hist(block: gluon.Block, select: Select = None, grads: bool = False,
     >>> [ax.get_title() for ax in fig.axes]
     ['0.weight', '0.weight (grad)', '1.weight', '1.weight (grad)']
     """
-    if not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive int, got {bins!r}")
-    if not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be a positive int, got {columns!r}")
+    check_count(bins, "bins", "plot_hist", "histogram bins, from 1")
+    check_count(columns, "columns", "plot_hist", "panels per row, from 1")
     found = _arrays.entries(block, select, grads, "plot_hist")
     if not found:
         raise ValueError(f"plot_hist: select={select!r} matches no parameter "

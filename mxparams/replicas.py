@@ -1,14 +1,14 @@
 """Copies of a parameter on several devices that should be equal: ``check_replicas``."""
 from __future__ import annotations
 
-import html
 from typing import NamedTuple
 
 import numpy
 from mxnet import gluon
 
 from . import _arrays, _compat
-from ._table import Column, Table, fmt_float, fmt_int
+from ._table import Column, Table, Tabular, fmt_float, fmt_int
+from .errors import ReplicaMismatch
 from .params import Select
 
 
@@ -23,7 +23,7 @@ class ReplicaRow(NamedTuple):
     elements: int
 
 
-class ReplicaReport:
+class ReplicaReport(Tabular):
     """What :func:`check_replicas` found: falsy when all copies are equal.
 
     ``rows`` lists every differing copy as a :class:`ReplicaRow`;
@@ -47,28 +47,29 @@ class ReplicaReport:
                   fmt_float(r.max_abs_diff),
                   f"{fmt_int(r.differing)} of {fmt_int(r.elements)}"]
                  for r in self.rows]
-        return Table(columns, cells, [("Compared", self._compared())])
+        note = (f"All copies equal ({self._compared()})" if self.compared
+                else "No parameter has copies on more than one device")
+        return Table(columns, cells, [("Compared", self._compared())], note=note)
+
+    def message(self) -> str:
+        """One paragraph naming every differing copy, and what to do."""
+        parts = [f"{r.path!r} ({r.kind}): {r.reference} vs {r.device}, "
+                 f"{r.differing:,} of {r.elements:,} elements differ, max abs "
+                 f"difference {fmt_float(r.max_abs_diff)}" for r in self.rows]
+        s = "" if len(parts) == 1 else "s"
+        return (f"copies differ in {len(parts)} array{s}: " + "; ".join(parts)
+                + ". Copies drift when an update reaches some devices only "
+                "(a parameter left out of the Trainer, a value set on one "
+                "copy); set them again from one copy")
 
     def _compared(self) -> str:
         return (f"{self.compared} array{'s' * (self.compared != 1)} with "
                 "copies on several devices")
 
-    def __str__(self) -> str:
-        if self.rows:
-            return self.table().to_text()
-        if not self.compared:
-            return "No parameter has copies on more than one device"
-        return f"All copies equal ({self._compared()})"
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return (self.table().to_html() if self.rows else
-                f"<p>{html.escape(str(self))}</p>")
 
 
-def check_replicas(block: gluon.Block, *, grads: bool = False,
-                   select: Select = None) -> ReplicaReport:
+def check_replicas(block: gluon.Block, *, select: Select = None,
+                   grads: bool = False, raise_error: bool = False) -> ReplicaReport:
     """Report every parameter whose copies on different devices differ.
 
     Data-parallel training keeps one copy of each parameter per device
@@ -76,7 +77,11 @@ def check_replicas(block: gluon.Block, *, grads: bool = False,
     staying equal.  Each copy is compared on the host with the copy on the
     parameter's first device; the report lists the copies that differ,
     with the largest absolute difference and how many elements differ, and
-    is falsy when all are equal.  ``grads=True`` compares gradients too:
+    is falsy when all are equal.  It is returned, not raised, by default:
+    differing copies are something to look at (gradients differ on
+    purpose before the Trainer sums them), unlike NaN, which
+    :func:`check_finite` raises; ``raise_error=True`` raises
+    :class:`ReplicaMismatch` instead.  ``grads=True`` compares gradients too:
     they differ between devices after ``backward`` (each device saw other
     samples) until the Trainer has summed them.
 
@@ -114,4 +119,7 @@ def check_replicas(block: gluon.Block, *, grads: bool = False,
                     done[key].append((str(device), str(devices[0]), diff,
                                       count, first.size))
         rows.extend(ReplicaRow(e.path, e.kind, *d) for d in done[key])
-    return ReplicaReport(rows, compared)
+    report = ReplicaReport(rows, compared)
+    if report and raise_error:
+        raise ReplicaMismatch(report.message(), report)
+    return report

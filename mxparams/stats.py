@@ -6,7 +6,7 @@ four significant digits, so the same values print the same text on MXNet
 """
 from __future__ import annotations
 
-import difflib
+import operator
 from typing import NamedTuple
 
 from mxnet import gluon
@@ -15,6 +15,7 @@ from . import _arrays, _compat
 from ._arrays import KINDS, STAT_FIELDS
 from ._table import (Column, Table, Tabular, fmt_float, fmt_int,
                      fmt_shape)
+from .errors import ParamNotFound, did_you_mean, examples
 from .params import Select, _check_block
 
 
@@ -37,8 +38,14 @@ class StatRow(NamedTuple):
     tied_to: str = ""
 
 
-def _stat_cells(values) -> list[str]:
-    """The eight statistic cells: floats in 4 digits, counts as integers."""
+#: The statistics of a row (StatRow or WatchRow), in table order.
+_statistics = operator.attrgetter(*STAT_FIELDS)
+
+
+def _stat_cells(row) -> list[str]:
+    """The eight statistic cells of a row: floats in 4 digits, counts as
+    integers."""
+    values = _statistics(row)
     return [fmt_float(v) for v in values[:6]] + [fmt_int(v) for v in values[6:]]
 
 
@@ -80,7 +87,7 @@ class Stats(Tabular):
         cells = []
         for r in self.rows:
             line = ([r.path] + [r.kind] * self.grads + [fmt_shape(r.shape)]
-                    + _stat_cells(r[3:11]) + [r.tied_to] * tied)
+                    + _stat_cells(r) + [r.tied_to] * tied)
             cells.append(line)
         notes = []
         if self.multi_device:
@@ -212,7 +219,7 @@ class Watch(Tabular):
             raise ValueError(f"kind must be 'data' or 'grad', got {kind!r}")
         picked = [r for r in self.rows if r.path == path and r.kind == kind]
         if not picked:
-            raise KeyError(self._missing(path, kind))
+            raise ParamNotFound(self._missing(path, kind))
         return [r.step for r in picked], [getattr(r, field) for r in picked]
 
     def _missing(self, path: str, kind: str) -> str:
@@ -223,18 +230,16 @@ class Watch(Tabular):
             why = ("Watch(grads=False) records no gradients" if not self.grads
                    else "it has no gradient (grad_req='null')")
             return f"no {kind!r} rows for {path!r}: {why}"
-        close = difflib.get_close_matches(str(path), paths, n=3, cutoff=0.5)
-        hint = (f"did you mean {', '.join(map(repr, close))}?" if close else
-                f"recorded paths: {', '.join(map(repr, paths[:5]))}"
-                + (", ..." if len(paths) > 5 else ""))
+        hint = (did_you_mean(str(path), paths)
+                or f"recorded paths: {examples(paths)}")
         return f"no rows for path {path!r}; {hint}"
 
     def table(self) -> Table:
         """One line per (step, path, kind), as a :class:`Table`."""
         columns = [Column("Step", right=True), Column("Path"),
                    Column("Kind")] + _stat_columns()
-        return Table(columns, [[str(r.step), r.path, r.kind]
-                               + _stat_cells(r[3:]) for r in self.rows])
+        return Table(columns, [[str(r.step), r.path, r.kind] + _stat_cells(r)
+                               for r in self.rows])
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -1,6 +1,8 @@
 """The block hierarchy with parameter counts: ``tree``."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from mxnet import gluon
 
 from . import _compat
@@ -8,11 +10,26 @@ from ._table import Column, Table, Tabular, fmt_int, fmt_shape
 from .params import check_depth, elements, walk
 
 
+class TreeRow(NamedTuple):
+    """One line of the tree: a block, or (with ``params=True``) a parameter."""
+    path: str                 # structural path of the block or parameter
+    name: str                 # its name in the parent block ('' for the root)
+    kind: str                 # 'block' or 'param'
+    type: str                 # class name of a block; '' for a parameter
+    shape: tuple | None       # a parameter's display shape; None for a block
+    tied_to: str              # first path of a tied parameter, else ''
+    elements: int | None      # below a block / of a parameter; None if unknown
+    level: int                # 0 for the root
+    last: bool                # the last line under its parent
+
+
 class Tree(Tabular):
     """Blocks as an indented tree, each with the elements of its subtree.
 
-    A Parameter shared by several paths counts once per subtree.  Counts
-    are ``?`` while any shape below is unknown.
+    ``rows`` are :class:`TreeRow` data in drawing order; the branches
+    (``├──``, ``└──``) are drawn when the table is rendered.  A Parameter
+    shared by several paths counts once per subtree.  Counts are ``?``
+    while any shape below is unknown.
     """
 
     def __init__(self, block: gluon.Block, depth: int | None = None,
@@ -40,46 +57,61 @@ class Tree(Tabular):
             sizes = below[path].values()
             return None if None in sizes else sum(sizes)
 
-        def items(path: str, indent: str, level: int) -> list[tuple]:
-            """What to draw under block ``path``: its own parameters
-            (with ``params``), then its children, each with its branch."""
+        def under(path: str, level: int) -> list[tuple]:
+            """What to draw under block ``path``: its own parameters (with
+            ``params``), then its children; (site, child, level, last)."""
             if depth is not None and level >= depth:
                 return []
             shown = ([(site, None) for site in owned.get(path, ())] if params
                      else [])
             shown += [(None, child) for child in kids.get(path, ())]
-            out = []
-            for i, (site, child) in enumerate(shown):
-                last = i == len(shown) - 1
-                out.append((site, child, indent + ("└── " if last else "├── "),
-                            indent + ("    " if last else "│   "), level + 1,
-                            path + "." if path else ""))
-            return out
+            return [(site, child, level + 1, i == len(shown) - 1)
+                    for i, (site, child) in enumerate(shown)]
 
-        self.rows: list[tuple[str, int | None]] = [(type(block).__name__,
-                                                     count(""))]
+        self.rows: list[TreeRow] = [TreeRow("", "", "block", type(block).__name__,
+                                            None, "", count(""), 0, True)]
         # An explicit stack, not recursion: the depth of a network is not
         # bounded by Python's recursion limit.
-        stack = items("", "", 0)[::-1]
+        stack = under("", 0)[::-1]
         while stack:
-            site, child, branch, indent, level, prefix = stack.pop()
+            site, child, level, last = stack.pop()
             if child is not None:
                 node = nodes[child]
-                self.rows.append((f"{branch}{node.name}: "
-                                  f"{type(node.block).__name__}", count(child)))
-                stack.extend(items(child, indent, level)[::-1])
+                self.rows.append(TreeRow(child, node.name, "block",
+                                         type(node.block).__name__, None, "",
+                                         count(child), level, last))
+                stack.extend(under(child, level)[::-1])
                 continue
+            prefix = site.owner_path + "." if site.owner_path else ""
             name = (site.path[len(prefix):] if site.path.startswith(prefix)
                     else site.path)
-            label = f"{branch}{name} {fmt_shape(site.shape)}"
-            if site.first != site.path:
-                label += f" tied to {site.first}"
-            self.rows.append((label, elements(site.shape)))
-        self.total = self.rows[0][1]
+            self.rows.append(TreeRow(site.path, name, "param", "", site.shape,
+                                     site.first if site.first != site.path else "",
+                                     elements(site.shape), level, last))
+        self.total = self.rows[0].elements
+
+    def labels(self) -> list[str]:
+        """Each row's text in the Block column, branches drawn."""
+        out, open_levels = [], []  # open_levels[i]: level i+1 has more below
+        for r in self.rows:
+            if r.kind == "block":
+                text = f"{r.name}: {r.type}" if r.level else r.type
+            else:
+                text = f"{r.name} {fmt_shape(r.shape)}"
+                if r.tied_to:
+                    text += f" tied to {r.tied_to}"
+            if r.level:
+                del open_levels[r.level - 1:]
+                indent = "".join("│   " if more else "    " for more in open_levels)
+                text = indent + ("└── " if r.last else "├── ") + text
+                open_levels.append(not r.last)
+            out.append(text)
+        return out
 
     def table(self) -> Table:
         return Table([Column("Block"), Column("Elements", right=True)],
-                     [(label, fmt_int(n)) for label, n in self.rows])
+                     [(label, fmt_int(r.elements))
+                      for label, r in zip(self.labels(), self.rows)])
 
 
 def tree(block: gluon.Block, *, depth: int | None = None,

@@ -35,7 +35,7 @@ def saved(tmp_path):
 # -- save ----------------------------------------------------------------
 
 def test_save_writes_the_portable_format_gluon_loads(saved):
-    found = mp.inspect(saved)
+    found = mp.inspect_checkpoint(saved)
     assert found.format == _checkpoint_file.MXNET
     assert found.keys() == list(expected())
     net = compat_net()
@@ -145,7 +145,7 @@ def test_load_sets_every_device_copy_and_save_writes_one(tmp_path, saved):
         assert all(c.asnumpy().tobytes() == want.tobytes() for c in copies)
     again = tmp_path / "two-devices.params"
     mp.save(net, again)
-    assert mp.inspect(again).elements == mp.inspect(saved).elements
+    assert mp.inspect_checkpoint(again).elements == mp.inspect_checkpoint(saved).elements
     assert same(_loaded(again), expected())
 
 
@@ -155,7 +155,7 @@ def test_tied_parameters_load_once_from_any_of_their_paths(tmp_path):
     full, dedup = tmp_path / "full.params", tmp_path / "dedup.params"
     mp.save(net, full)
     net.save_parameters(str(dedup), deduplicate=True)  # one path per Parameter
-    assert "1.weight" not in mp.inspect(dedup).keys()
+    assert "1.weight" not in mp.inspect_checkpoint(dedup).keys()
     for path in (full, dedup):
         copy = tied_net()
         report = mp.load(copy, path)
@@ -184,7 +184,7 @@ def test_strict_refuses_with_every_problem_and_changes_nothing(saved, tmp_path):
                             "parameters that match")
     assert "\n" not in message
     assert same(values(net), before)
-    assert err.value.path == str(saved)
+    assert err.value.file == str(saved)
 
 
 def test_unexpected_keys_are_refused(saved):
@@ -235,7 +235,7 @@ def test_export_file_loads_back(tmp_path):
     fill(net, seed=2)
     report = mp.load(net, prefix + "-0000.params")
     assert same(values(net), expected())
-    keys = mp.inspect(prefix + "-0000.params").keys()
+    keys = mp.inspect_checkpoint(prefix + "-0000.params").keys()
     assert all(k.startswith(("arg:", "aux:")) for k in keys)
     assert bool(report.renamed) == _compat.GLOBAL_NAMES
 
@@ -314,12 +314,12 @@ def test_missing_file_directory_and_unnamed_list(tmp_path, mode):
     with pytest.raises(mp.CheckpointError, match="No such file or directory"):
         mp.load(net, tmp_path / "absent.params")
     with pytest.raises(mp.CheckpointError, match="is a directory"):
-        mp.inspect(tmp_path)
+        mp.inspect_checkpoint(tmp_path)
     path = tmp_path / "list.params"
     with mx.util.np_array(False), mx.util.np_shape(False):
         mx.nd.save(str(path), [mx.nd.ones((2,))])
     with pytest.raises(mp.CheckpointError, match=r"unnamed list of 1 arrays"):
-        mp.inspect(path)
+        mp.inspect_checkpoint(path)
 
 
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
@@ -330,7 +330,7 @@ def test_npz_with_pickled_objects_is_refused_without_unpickling(tmp_path, mode):
     with pytest.raises(mp.CheckpointError, match="holds Python objects "
                                                  r"\(pickled\); mxparams never "
                                                  "unpickles"):
-        mp.inspect(path)
+        mp.inspect_checkpoint(path)
 
 
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
@@ -349,7 +349,7 @@ def test_npz_variants_numpy_writes_are_read(tmp_path, mode):
 # -- inspect -------------------------------------------------------------
 
 def test_inspect_table_is_the_same_everywhere(saved, golden):
-    found = mp.inspect(saved)
+    found = mp.inspect_checkpoint(saved)
     text = str(found).replace(str(saved), "net.params")
     golden("checkpoint_inspect.txt", text)
     assert found.table().to_html().startswith('<table class="mxparams">')
@@ -365,10 +365,10 @@ def test_inspect_statistics_of_special_values(tmp_path, mode):
                   "inf": numpy.array([-numpy.inf, 0.5], "float16"),
                   "int": numpy.array([[-3, 7]], "int64"),
                   "flag": numpy.array([True, False, True])})
-    rows = {r[0]: r[5:] for r in mp.inspect(path).table().rows}
+    rows = {r[0]: r[5:] for r in mp.inspect_checkpoint(path).table().rows}
     assert rows == {"nan": ("nan", "nan", "nan"), "inf": ("-inf", "0.5", "-inf"),
                     "int": ("-3", "7", "2"), "flag": ("0", "1", "0.666667")}
-    assert mp.inspect(path).to_dict()["arrays"][0]["min"] == "nan"
+    assert mp.inspect_checkpoint(path).to_dict()["arrays"][0]["min"] == "nan"
 
 
 # -- a save killed midway ------------------------------------------------
@@ -429,7 +429,7 @@ def test_paths_may_be_bytes_as_for_open(tmp_path):
     net = fill(compat_net())
     path = bytes(tmp_path / "bytes.params")
     mp.save(net, path)
-    assert mp.inspect(path).keys() == list(mp.collect(net))
+    assert mp.inspect_checkpoint(path).keys() == list(mp.collect(net))
     copy = compat_net()
     assert mp.load(copy, path).loaded == list(mp.collect(net))
     with pytest.raises(TypeError, match="a checkpoint path is a str, bytes "

@@ -56,7 +56,7 @@ def test_damaged_files_raise_only_checkpoint_error(tmp_path, base):
     for _ in range(CASES):
         target.write_bytes(mutate(original, rng))
         try:
-            mp.inspect(target)
+            mp.inspect_checkpoint(target)
         except mp.CheckpointError:
             pass
         try:

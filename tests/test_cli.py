@@ -48,7 +48,7 @@ def test_tree_html_and_no_forward(mode):
     (["bogus"], "invalid choice: 'bogus'"),
     (["summary"], "the following arguments are required: model"),
     (["summary", "resnet18"], "unknown model-zoo network 'resnet18'; did you "
-                              "mean resnet18_v2, resnet18_v1"),
+                              "mean 'resnet18_v2', 'resnet18_v1'"),
     (["summary", "alexnet", "--select", "("], "is not a valid regular "
                                               "expression"),
     (["tree", "alexnet", "--depth", "x"], "invalid int value: 'x'"),

@@ -29,9 +29,9 @@ def files(tmp_path, monkeypatch):
 def test_inspect_prints_the_library_table_and_json(files, mode):
     done = run("inspect", "a.params")
     assert done.returncode == 0 and done.stderr == ""
-    assert done.stdout == str(mp.inspect("a.params")) + "\n"
+    assert done.stdout == str(mp.inspect_checkpoint("a.params")) + "\n"
     as_json = json.loads(run("inspect", "a.params", "--json").stdout)
-    assert as_json == mp.inspect("a.params").to_dict()
+    assert as_json == mp.inspect_checkpoint("a.params").to_dict()
     assert as_json["arrays"][7]["mean"] == 7.0625
     html = run("inspect", "a.params", "--html", script=True).stdout
     assert html.startswith('<table class="mxparams">')
@@ -74,7 +74,7 @@ def test_convert_makes_any_file_portable(files, mode):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["arrays"] == 8 and report["output"] == "portable.params"
-    assert mp.inspect("portable.params").format == report["output_format"]
+    assert mp.inspect_checkpoint("portable.params").format == report["output_format"]
     copy = compat_net()
     copy.load_parameters("portable.params")  # Gluon's own loader
     assert same(values(copy), expected())

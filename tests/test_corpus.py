@@ -75,11 +75,10 @@ def test_every_function_agrees_with_gluon(name, tmp_path):
 
     # tree: the same total; with params=True a leaf per path.
     assert mp.tree(net).total == s.total
-    leaves = [label for label, _ in mp.tree(net, params=True).rows
-              if "(" in label.split(": ")[-1] and ": " not in label.lstrip("│├└─ ")]
-    assert len(leaves) == len(truth)
-    assert sum(" tied to " in label for label in leaves) == sum(
-        first[p] != p for p in truth)
+    leaves = [r for r in mp.tree(net, params=True).rows if r.kind == "param"]
+    assert [r.path for r in leaves] == list(truth)
+    assert [r.tied_to for r in leaves] == [
+        "" if first[p] == p else first[p] for p in truth]
 
     # statistics and checks read every path.
     assert [r.path for r in mp.stats(net).rows] == list(truth)

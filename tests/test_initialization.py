@@ -132,8 +132,20 @@ def test_select_paramdict_and_single_parameter_targets():
             seen.append(path)
             arr[:] = 5
 
-    mp.initialize(net[0].weight, Record())
-    assert seen == ["weight"] and (values(net)["0.weight"] == 5).all()
+    # A lone Parameter has no path to tell an mp.Initializer...
+    with pytest.raises(TypeError, match="a lone Parameter has none: pass the "
+                                        "block and pick the parameter by path"):
+        mp.initialize(net[0].weight, Record())
+    assert seen == [] and (values(net)["0.weight"] == 1).all()
+    # ... so it is picked from the block by path; Gluon's own work on it.
+    mp.initialize(net, Record(), select=r"0\.weight")
+    assert seen == ["0.weight"] and (values(net)["0.weight"] == 5).all()
+    mp.initialize(net[0].weight, init.Constant(2))
+    assert (values(net)["0.weight"] == 2).all()
+    mp.initialize(net[0].bias, init.Constant(4), device=mx.cpu())
+    with pytest.raises(TypeError, match="pass device= or its MXNet 1.x name "
+                                        "ctx=, not both"):
+        mp.initialize(net, device=mx.cpu(), ctx=mx.cpu())
 
 
 def test_force_reinit_false_only_fills_the_rest():

@@ -120,9 +120,11 @@ def test_errors_come_before_drawing():
     forward(net, 2, 20)
     with pytest.raises(ValueError, match="matches no parameter path"):
         mp.plot_hist(net, select="2")
-    with pytest.raises(ValueError, match="bins must be a positive int"):
+    with pytest.raises(ValueError, match="plot_hist: bins counts histogram bins, from 1, got 0"):
         mp.plot_hist(net, bins=0)
-    with pytest.raises(ValueError, match="columns must be a positive int"):
+    with pytest.raises(ValueError, match="plot_hist: columns counts panels per row, from 1, got 0"):
         mp.plot_hist(net, columns=0)
+    with pytest.raises(TypeError, match=r"plot_hist: bins must be an int \(histogram bins, from 1\), got float 2.5"):
+        mp.plot_hist(net, bins=2.5)
     with pytest.raises(TypeError, match="mp.plot_hist expects a Gluon Block"):
         mp.plot_hist(net[0].weight)

@@ -150,16 +150,16 @@ def test_text_does_not_depend_on_the_terminal(monkeypatch):
 @pytest.mark.parametrize("depth", [0, -1])
 def test_depth_counts_block_levels_from_1(depth):
     with pytest.raises(ValueError, match=(
-            r"^summary: depth counts block levels from 1 \(the network's "
-            rf"children\), got {depth}$")):
+            r"^summary: depth counts block levels from 1, the network's "
+            rf"children, got {depth}$")):
         mp.summary(chapter_mlp(), depth=depth)
 
 
 @pytest.mark.parametrize("depth", [1.5, "2", True])
 def test_depth_must_be_an_int(depth):
     with pytest.raises(TypeError, match=(
-            r"^summary: depth must be an int \(block levels from 1\) or None, "
-            rf"got {type(depth).__name__} ")):
+            r"^summary: depth must be an int \(block levels from 1, the "
+            rf"network's children\) or None, got {type(depth).__name__} ")):
         mp.summary(chapter_mlp(), depth=depth)
 
 

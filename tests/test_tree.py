@@ -16,8 +16,14 @@ def test_nested_network(golden):
     golden("tree_rgnet.html", t._repr_html_())
     assert t.total == mp.summary(net).total
     golden("tree_rgnet_depth1.txt", str(mp.tree(net, depth=1)))
-    assert [label for label, _ in mp.tree(net, depth=1).rows] == [
-        "Sequential", "├── 0: Sequential", "└── 1: Dense"]
+    cut = mp.tree(net, depth=1)
+    assert cut.labels() == ["Sequential", "├── 0: Sequential", "└── 1: Dense"]
+    # The rows are data; the branches are drawn when rendered.
+    assert [(r.path, r.name, r.kind, r.type, r.level, r.last, r.elements)
+            for r in cut.rows] == [
+        ("", "", "block", "Sequential", 0, True, 4586),
+        ("0", "0", "block", "Sequential", 1, False, 4416),
+        ("1", "1", "block", "Dense", 1, True, 170)]
 
 
 def test_parameters_as_leaves(golden):
@@ -30,10 +36,12 @@ def test_parameters_as_leaves(golden):
 def test_counts_add_up_per_subtree():
     net = Holder(body=rgnet(), head=nn.Dense(3))
     forward(net, 2, 20)
-    counts = dict(mp.tree(net).rows)
-    assert counts["├── body: Sequential"] == mp.summary(net.body).total
-    assert counts["└── head: Dense"] == 10 * 3 + 3
-    assert counts["Holder"] == mp.summary(net).total
+    counts = {r.path: r.elements for r in mp.tree(net).rows}
+    assert counts["body"] == mp.summary(net.body).total
+    assert counts["head"] == 10 * 3 + 3
+    assert counts[""] == mp.summary(net).total
+    leaves = [r for r in mp.tree(net, params=True).rows if r.kind == "param"]
+    assert [r.path for r in leaves] == list(mp.collect(net))
 
 
 def test_unknown_counts_show_as_question_marks():
