@@ -140,7 +140,7 @@ def set_data(param: gluon.Parameter, value) -> None:
             raise
 
 
-def constant(block: gluon.Block, name: str, value, dtype=None) -> gluon.Parameter:
+def constant(block: gluon.Block, name: str, value, *, dtype=None) -> gluon.Parameter:
     """Register a constant (``grad_req='null'``) parameter on ``block``.
 
     The parameter becomes attribute ``name`` of ``block`` and is returned;

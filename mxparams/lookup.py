@@ -8,8 +8,8 @@ from .errors import not_found
 from .params import collect
 
 
-def get(block: gluon.Block, name: str) -> gluon.Parameter:
-    """The Parameter at structural path ``name`` (like ``'0.1.0.bias'``).
+def get(block: gluon.Block, path: str) -> gluon.Parameter:
+    """The Parameter at structural path ``path`` (like ``'0.1.0.bias'``).
 
     On MXNet 1.x the process's global name (``'dense0_weight'``) is accepted
     too.  On 2.x such a name raises an error that explains structural paths
@@ -27,12 +27,12 @@ def get(block: gluon.Block, name: str) -> gluon.Parameter:
     mxparams.errors.ParamNotFound: no parameter at path '1.bais' in HybridSequential. Did you mean '1.bias', '0.bias'?
     """
     params = collect(block)
-    if isinstance(name, str):
-        found = params._params.get(name)
+    if isinstance(path, str):
+        found = params._params.get(path)
         if found is not None:
             return found
-        path = _compat.path_of_global_name(params, name)
-        if path is not None:
-            return params[path]
-    raise not_found(name, params._params, params.owner_types(),
+        named = _compat.path_of_global_name(params, path)
+        if named is not None:
+            return params[named]
+    raise not_found(path, params._params, params.owner_types(),
                     type(block).__name__)

@@ -103,8 +103,8 @@ class Stats(Tabular):
         return Table(columns, cells, notes)
 
 
-def stats(block: gluon.Block, *, grads: bool = False,
-          select: Select = None) -> Stats:
+def stats(block: gluon.Block, *, select: Select = None,
+          grads: bool = False) -> Stats:
     """Mean, std, min, max, L2 norm, zero fraction, NaN and Inf counts per parameter.
 
     One row per structural path (``select`` filters them as in
