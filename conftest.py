@@ -16,6 +16,7 @@ from importlib.metadata import version
 
 import pytest
 from _pytest.doctest import DoctestItem
+from nbval.plugin import IPyNbCell
 
 from mxparams import _compat
 
@@ -24,8 +25,7 @@ MATRIX_MARK = "cpu_matrix"
 
 def prints_output(item) -> bool:
     """Notebook cells, doctests and golden tests compare printed text."""
-    return (isinstance(item, DoctestItem)
-            or type(item).__name__ == "IPyNbCell"  # nbval's notebook cell
+    return (isinstance(item, (DoctestItem, IPyNbCell))
             or "golden" in getattr(item, "fixturenames", ()))
 
 
