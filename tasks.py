@@ -212,7 +212,7 @@ def cmd_test(opts, extra: list) -> int:
     say("summary:")
     for version, cpu, rc, secs in results:
         state = "passed" if rc == 0 else f"FAILED (pytest exit {rc})"
-        what = "whole suite" if cpu == DEFAULT_CPU else f"{MATRIX_MARK} tests"
+        what = "all tests" if cpu == DEFAULT_CPU else f"{MATRIX_MARK} tests"
         say(f"  MXNet {version:8} {cpu:10} {what:16} {state} in {secs:.0f} s")
     matrix = sum(secs for _, cpu, _, secs in results if cpu != DEFAULT_CPU)
     if matrix:
