@@ -66,7 +66,8 @@ SIMULATED_CPUS = {
     # OpenBLAS's Nehalem kernels.
     "sse41": {"DNNL_MAX_CPU_ISA": "SSE41", "OPENBLAS_CORETYPE": "Nehalem"},
     # An MXNet without oneDNN (MXNet's own kernels and OpenBLAS), on one
-    # thread; 1.9.1 then logs "Storage type fallback detected" to stderr.
+    # thread; both versions then log "Storage type fallback detected" to
+    # stderr.
     "no-onednn": {"MXNET_MKLDNN_ENABLED": "0", "MXNET_ONEDNN_ENABLED": "0",
                   "OMP_NUM_THREADS": "1"},
 }

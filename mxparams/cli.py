@@ -27,8 +27,8 @@ def _mxnet_logs_to_devnull():
     """Point OS file descriptor 2 at /dev/null; keep sys.stderr on the real one.
 
     MXNet writes its C++ log lines to fd 2, not to ``sys.stderr``: 2.x's
-    "Using Pooled (Naive) StorageManager for CPU", 1.x's "Storage type
-    fallback detected" for every operator when oneDNN is disabled, "MXNet
+    "Using Pooled (Naive) StorageManager for CPU", "Storage type fallback
+    detected" for every operator when oneDNN is disabled, "MXNet
     start using engine: NaiveEngine" (COMPAT §1, §17), and no setting
     silences them all.  The command's output must not depend on them, so
     while it runs fd 2 goes to /dev/null, and ``sys.stderr`` writes to a
