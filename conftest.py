@@ -4,13 +4,36 @@
 a run on any other MXNet fails at once instead of quietly testing the
 wrong version.  A skipped test fails the run: every test must run on both
 versions.
+
+The ``cpu_matrix`` marker selects what ``tasks.py test`` runs again under
+every simulated CPU: every notebook cell (nbval), every doctest and every
+test that uses the ``golden`` fixture get it here, so a new one lands in
+the matrix by itself; other tests that compare printed output or follow
+values through MXNet's kernels carry it explicitly.
 """
 import os
 from importlib.metadata import version
 
 import pytest
+from _pytest.doctest import DoctestItem
+from nbval.plugin import IPyNbCell
 
 from mxparams import _compat
+
+MATRIX_MARK = "cpu_matrix"
+
+
+def prints_output(item) -> bool:
+    """Notebook cells, doctests and golden tests compare printed text."""
+    return (isinstance(item, (DoctestItem, IPyNbCell))
+            or "golden" in getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if prints_output(item):
+            item.add_marker(MATRIX_MARK)
 
 
 def pytest_sessionstart(session):
@@ -23,8 +46,9 @@ def pytest_sessionstart(session):
 
 
 def pytest_report_header(config):
+    cpu = os.environ.get("MXPARAMS_CPU", "default")
     return (f"mxparams test run on MXNet {version('mxnet')} "
-            f"(array modes: {', '.join(_compat.MODES)})")
+            f"(array modes: {', '.join(_compat.MODES)}; CPU: {cpu})")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

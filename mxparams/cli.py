@@ -22,6 +22,52 @@ examples:
 PROGRESS_MIN_BYTES = 100 << 20
 
 
+@contextlib.contextmanager
+def _mxnet_logs_to_devnull():
+    """Point OS file descriptor 2 at /dev/null; keep sys.stderr on the real one.
+
+    MXNet writes its C++ log lines to fd 2, not to ``sys.stderr``: 2.x's
+    "Using Pooled (Naive) StorageManager for CPU", "Storage type fallback
+    detected" for every operator when oneDNN is disabled, "MXNet
+    start using engine: NaiveEngine" (COMPAT §1, §17), and no setting
+    silences them all.  The command's output must not depend on them, so
+    while it runs fd 2 goes to /dev/null, and ``sys.stderr`` writes to a
+    duplicate of the original fd 2: the command's own error messages,
+    progress bars, Python warnings and tracebacks still reach the real
+    stderr.  This is the program's choice; the library never redirects
+    the process's streams.
+    """
+    try:
+        real_fd = os.dup(2)
+    except OSError:  # no fd 2 at all: nothing to keep apart
+        yield
+        return
+    old_stderr = sys.stderr
+    real = None
+    try:
+        old_stderr.flush()
+        if old_stderr.fileno() == 2:  # else it is not fd 2 (a capture): keep it
+            real = os.fdopen(os.dup(real_fd), "w", buffering=1,
+                             encoding=old_stderr.encoding or "utf-8",
+                             errors="backslashreplace")
+    except (AttributeError, OSError, ValueError):
+        pass
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    if real is not None:
+        sys.stderr = real
+    try:
+        yield
+    finally:
+        if real is not None:
+            real.flush()
+            sys.stderr = old_stderr
+            real.close()
+        os.dup2(real_fd, 2)
+        os.close(real_fd)
+
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
@@ -141,12 +187,16 @@ def _checkpoint_command(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from . import _compat, _zoo
+    with _mxnet_logs_to_devnull():
+        return _run(args)
+
+
+def _run(args) -> int:
+    from . import _zoo
     from .errors import CheckpointError
     from .summary import summary
     from .tree import tree
 
-    _compat.quiet_storage_log()
     if args.command in ("inspect", "diff", "convert"):
         try:
             return _checkpoint_command(args)

@@ -1,4 +1,6 @@
-"""Networks from the chapter, built the same way on MXNet 1.x and 2.x."""
+"""Networks from the chapter, built the same way on MXNet 1.x and 2.x;
+MXNet's own log lines, for the tests that compare stderr."""
+import re
 import warnings
 
 import mxnet as mx
@@ -87,3 +89,23 @@ def forward(net, *shape):
     out = net(uniform(*shape))
     out.wait_to_read()
     return out
+
+
+# MXNet writes C++ log lines to OS file descriptor 2 (COMPAT §1, §17),
+# depending on its version and on the user's MXNET_* settings.  A test that
+# compares stderr names the lines MXNet may print in its situation and
+# removes only those; any other text on stderr still fails it.
+_CLOCK = r"^\[\d\d:\d\d:\d\d\] \.\./src/"
+# With MXNET_ENGINE_TYPE set, e.g. NaiveEngine: 1.x at the first
+# operation, 2.x at `import mxnet`.
+MXNET_ENGINE_LINE = _CLOCK + r"engine/engine\.cc:\d+: MXNet start using engine: \w+\n"
+# 2.x at the first allocation on each device type.
+MXNET_STORAGE_MANAGER_LINE = (
+    _CLOCK + r"storage/storage\.cc:\d+: Using [\w ()]*StorageManager for \w+\n")
+
+
+def without_mxnet_log(stderr: str, *lines: str) -> str:
+    """stderr without the given MXNet log lines (patterns above)."""
+    for pattern in lines:
+        stderr = re.sub(pattern, "", stderr, flags=re.MULTILINE)
+    return stderr

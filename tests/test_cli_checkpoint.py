@@ -11,6 +11,7 @@ from mxparams import cli
 
 from ckpt_common import compat_net, expected, fill, same, values
 from test_cli import cli as run
+from test_cli import stderr_of
 
 pytestmark = pytest.mark.parametrize("mode", ["np"], indirect=True)
 
@@ -26,9 +27,10 @@ def files(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.cpu_matrix  # the numbers the command prints
 def test_inspect_prints_the_library_table_and_json(files, mode):
     done = run("inspect", "a.params")
-    assert done.returncode == 0 and done.stderr == ""
+    assert done.returncode == 0 and stderr_of(done) == ""
     assert done.stdout == str(mp.inspect_checkpoint("a.params")) + "\n"
     as_json = json.loads(run("inspect", "a.params", "--json").stdout)
     assert as_json == mp.inspect_checkpoint("a.params").to_dict()
@@ -37,6 +39,7 @@ def test_inspect_prints_the_library_table_and_json(files, mode):
     assert html.startswith('<table class="mxparams">')
 
 
+@pytest.mark.cpu_matrix  # the numbers the command prints
 def test_diff_exit_codes_and_changes(files, mode):
     equal = run("diff", "a.params", "same.params")
     assert equal.returncode == 0
@@ -95,8 +98,9 @@ def test_bad_input_is_one_line_and_exit_2(files, args, message, mode):
     (files / "junk.params").write_text("not a checkpoint")
     done = run(*args)
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.startswith("mxparams: error: ")
-    assert done.stderr.count("\n") == 1 and message in done.stderr
+    stderr = stderr_of(done)
+    assert stderr.startswith("mxparams: error: ")
+    assert stderr.count("\n") == 1 and message in stderr
 
 
 class Terminal(io.StringIO):

@@ -31,6 +31,7 @@ def test_all_finite_is_a_falsy_report():
         "No NaN or Inf (4 parameters, 0 gradients checked)")
 
 
+@pytest.mark.cpu_matrix  # follows a NaN through MXNet's kernels
 def test_a_nan_in_the_batch_is_traced_to_the_weights_it_touched():
     net = chapter_mlp()
     forward(net, 2, 20)
@@ -41,17 +42,23 @@ def test_a_nan_in_the_batch_is_traced_to_the_weights_it_touched():
         mp.check_finite(net)
     err = info.value
     assert isinstance(err, ValueError)
-    # Input feature 3 reaches column 3 of the first weight (its gradient,
-    # then the value after the SGD step); ReLU turns the NaN rows into 0.
-    assert str(err).startswith(
-        "NaN or Inf in 2 arrays: '0.weight' (data): 256 NaN; '0.weight' "
-        "(grad): 256 NaN. Usual causes: a learning rate too high")
+    # The contract: the NaN is found and named by path.  Input feature 3
+    # reaches column 3 of the first weight's gradient (and its value after
+    # the SGD step) on any kernel.  How much further it spreads depends on
+    # the kernels: oneDNN's ReLU turns NaN into 0 (256 NaN in '0.weight'),
+    # MXNet's own ReLU passes it on (oneDNN disabled: everything is NaN).
+    message = str(err)
+    assert message.startswith("NaN or Inf in ")
+    assert "'0.weight' (data): " in message and "'0.weight' (grad): " in message
+    assert "Usual causes: a learning rate too high" in message
     grad = net[0].weight.grad().asnumpy()
-    assert numpy.isnan(grad[:, 3]).all() and numpy.isnan(grad).sum() == 256
-    assert [(r.path, r.kind, r.nan, r.inf, r.elements) for r in err.report.rows] == [
-        ("0.weight", "data", 256, 0, 5120), ("0.weight", "grad", 256, 0, 5120)]
+    assert numpy.isnan(grad[:, 3]).all()
+    rows = {(r.path, r.kind): r for r in err.report.rows}
+    for kind in ("data", "grad"):
+        row = rows["0.weight", kind]
+        assert 256 <= row.nan <= row.elements == 5120 and row.inf == 0
+    assert rows["0.weight", "grad"].nan == numpy.isnan(grad).sum()
     assert mp.check_finite(net, raise_error=False).rows == err.report.rows
-    assert not mp.check_finite(net, select="1")
 
 
 def test_counts_and_report_text(golden):
