@@ -9,6 +9,7 @@ would not be stable.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -66,17 +67,34 @@ def copies(param: gluon.Parameter, kind: str) -> list:
 
 
 def on_host(array) -> numpy.ndarray:
-    """The values as a flat float64 numpy array (an exact widening)."""
-    return array.asnumpy().astype(numpy.float64).ravel()
+    """The values as a flat numpy array of their own dtype."""
+    return array.asnumpy().ravel()
 
 
+def ieee(func):
+    """``func`` run with numpy following IEEE 754 for subnormal numbers.
+
+    Under ``MXNET_ENGINE_TYPE=NaiveEngine`` MXNet 2 leaves the Python
+    thread flushing subnormals to zero, and numpy would read ``1e-40`` as 0
+    (docs/compatibility.md §12); ``_compat.keep_subnormals`` turns that off
+    for the call.
+    """
+    @functools.wraps(func)
+    def run(*args):
+        with _compat.keep_subnormals():
+            return func(*args)
+    return run
+
+
+@ieee
 def host_stats(values: numpy.ndarray) -> tuple:
-    """(mean, std, min, max, norm, zeros, nan, inf) of float64 ``values``.
+    """(mean, std, min, max, norm, zeros, nan, inf) of ``values``, in float64.
 
     numpy semantics: one NaN makes mean/std/min/max/norm NaN; ``std`` is
     the population standard deviation; ``zeros`` is the fraction of exact
     zeros; ``nan`` and ``inf`` are counts (inf counts both signs).
     """
+    values = numpy.asarray(values, dtype=numpy.float64).ravel()  # exact widening
     size = values.size
     if size == 0:
         return (math.nan,) * 6 + (0, 0)
@@ -114,6 +132,7 @@ def multi_device(found: list[Entry]) -> list[str]:
                               if len(_compat.devices(e.param)) > 1))
 
 
+@ieee
 def difference(a: numpy.ndarray, b: numpy.ndarray) -> tuple[float, int]:
     """(max |a - b|, number of differing elements), compared in float64.
 

@@ -447,6 +447,31 @@ def foreign_global_name(name: str) -> tuple[str, str] | None:
     return re.sub(r"\d+$", "", prefix.rpartition("_")[2]), attr
 
 
+# --- subnormal numbers ----------------------------------------------------
+
+# Gate (compatibility §12): MXNet 2 sets the CPU to flush subnormal numbers
+# to zero (FTZ/DAZ) on the threads that run its operators, and with
+# NaiveEngine that is the Python thread, where numpy then reads 1e-40 as 0;
+# it has mx.util.set_flush_denorms to switch this per thread.  1.x has no
+# such switch and leaves the Python thread alone.
+_SET_FLUSH_DENORMS = getattr(mx.util, "set_flush_denorms", None)
+# Made from its bits: converting 1e-40 on a flushing thread gives 0.
+_SUBNORMAL = numpy.array([71362], dtype=numpy.uint32).view(numpy.float32)
+
+
+@contextlib.contextmanager
+def keep_subnormals():
+    """numpy on this thread follows IEEE 754 for subnormals while inside."""
+    if _SET_FLUSH_DENORMS is None or _SUBNORMAL[0] != 0:
+        yield
+        return
+    previous = _SET_FLUSH_DENORMS(False)
+    try:
+        yield
+    finally:
+        _SET_FLUSH_DENORMS(previous)
+
+
 # --- logging ---------------------------------------------------------------
 
 @contextlib.contextmanager

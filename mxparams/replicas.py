@@ -111,7 +111,7 @@ def check_replicas(block: gluon.Block, *, select: Select = None,
         key = e.group
         if key not in done:
             devices = _compat.devices(e.param)
-            first = arrays[0].asnumpy().astype(numpy.float64)
+            first = arrays[0].asnumpy()
             done[key] = []
             for device, other in zip(devices[1:], arrays[1:]):
                 diff, count = _arrays.difference(first, other.asnumpy())

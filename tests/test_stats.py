@@ -214,3 +214,31 @@ def test_watch_errors_name_the_fix():
         mp.Watch(net, select="[")
     with pytest.raises(TypeError, match="mp.Watch expects a Gluon Block"):
         mp.Watch(mp.collect(net))
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+@pytest.mark.parametrize("engine", ["ThreadedEnginePerDevice", "NaiveEngine"])
+def test_subnormal_values_count_on_every_engine(engine, mode):
+    """MXNet 2's NaiveEngine leaves the Python thread flushing subnormals to
+    zero; the statistics are still those of the values (one zero of four)."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import numpy, mxparams as mp\n"
+        "from mxnet import np, npx\n"
+        "from mxnet.gluon import nn\n"
+        "npx.set_np()\n"
+        "layer = nn.Dense(4, in_units=1)\n"
+        "layer.initialize()\n"
+        "layer(np.ones((1, 1))).wait_to_read()\n"
+        # Bits, not a conversion: on a flushing thread float(1e-40) -> 0.
+        "bits = numpy.array([[71362], [0], [0x3F800000], [0x40000000]], "
+        "dtype='uint32')\n"
+        "mp.set_data(layer.weight, bits.view('float32'))\n"
+        "row = mp.stats(layer).rows[0]\n"
+        "print(row.zeros, row.min, row.max, row.norm > 2.2)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, env=dict(os.environ, MXNET_ENGINE_TYPE=engine))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0.25", "0.0", "2.0", "True"]
