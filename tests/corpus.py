@@ -229,7 +229,9 @@ CORPUS = {
     "gru_2layers": lambda: _ready(rnn.GRU(4, num_layers=2, input_size=3)),
     "rnn_relu_bidirectional": lambda: _ready(
         rnn.RNN(4, activation="relu", bidirectional=True, input_size=3)),
-    "lstm_deferred_then_run": lambda: _forward(rnn.LSTM(4, num_layers=2), 5, 2, 3),
+    # Not run: without oneDNN (MXNET_ONEDNN_ENABLED=0) the fused RNN kernel
+    # of both versions fails, so no test runs one forward.
+    "lstm_deferred": lambda: _ready(rnn.LSTM(4, num_layers=2)),
     "rnn_cells": _cells,
     "bidirectional_cell": _bidirectional_cell,
     "contrib_cells": _contrib_cells,
