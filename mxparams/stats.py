@@ -64,8 +64,8 @@ class Stats(Tabular):
     ``_repr_html_()`` render the same table.
     """
 
-    def __init__(self, block: gluon.Block, *, grads: bool = False,
-                 select: Select = None):
+    def __init__(self, block: gluon.Block, *, select: Select = None,
+                 grads: bool = False):
         found = _arrays.entries(block, select, grads, "stats")
         values = _arrays.first_copy_stats(found)
         self.grads = bool(grads)
