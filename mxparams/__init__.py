@@ -21,7 +21,7 @@ from .finite import FiniteReport, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
 from .params import ParamDict, collect
-from .plot import plot_hist
+from .plot import plot_hist, plot_watch
 from .replicas import ReplicaReport, check_replicas
 from .stats import StatRow, Stats, Watch, WatchRow, stats
 from .summary import Row, Summary, summary
@@ -63,6 +63,7 @@ __all__ = [
     "inspect_checkpoint",
     "load",
     "plot_hist",
+    "plot_watch",
     "save",
     "set_data",
     "stats",

@@ -1,6 +1,7 @@
 """Structural access to parameters: ``collect``, ``ParamDict``, ``select``."""
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ from mxnet import gluon
 
 from . import _compat
 from ._table import Column, Table, fmt_shape
-from .errors import not_found
+from .errors import examples, not_found
 
 #: What ``select`` accepts: a regular expression matched from the start of
 #: the path (``re.match``), a list of such (any may match), or a callable
@@ -133,11 +134,17 @@ class ParamDict(Mapping):
     True
     """
 
-    __slots__ = ("_params", "_walk")
+    __slots__ = ("_params", "_walk", "_select", "_pool")
 
-    def __init__(self, params: dict, walk: _compat.Walk):
+    def __init__(self, params: dict, walk: _compat.Walk, select: Select = None,
+                 pool: Mapping | None = None):
         self._params = params  # owned, never copied
         self._walk = walk      # where the paths were found
+        # What a selection chose from, so that an empty one can say what
+        # it missed (the chapter's seed: collect_params('dense16.*') came
+        # back empty after 1.x names drifted, and said nothing).
+        self._select = select
+        self._pool = walk.params if pool is None else pool
 
     def __getitem__(self, path: str) -> gluon.Parameter:
         try:
@@ -168,7 +175,7 @@ class ParamDict(Mapping):
         if match is None:
             return self
         return ParamDict({k: v for k, v in self._params.items() if match(k, v)},
-                         self._walk)
+                         self._walk, select, self._params)
 
     def unique(self) -> list[gluon.Parameter]:
         """Each Parameter object once, in first-seen order (tied ones once).
@@ -207,15 +214,63 @@ class ParamDict(Mapping):
         return Table([Column("Path"), Column("Shape"), Column("Dtype")], rows,
                      header=header)
 
+    def empty_reason(self) -> list[str]:
+        """Why a selection came back empty, with paths that do exist
+        (no lines when it is not empty or nothing was selected).
+
+        >>> from mxnet.gluon import nn
+        >>> net = nn.HybridSequential()
+        >>> net.add(nn.Dense(3, in_units=2), nn.Dense(1, in_units=3))
+        >>> for line in collect(net, select="dense1_.*").empty_reason():
+        ...     print(line)
+        select='dense1_.*' matches none of the 4 paths
+        the paths are structural, such as '0.weight', '0.bias', '1.weight', '1.bias'
+        'dense1' looks like an MXNet 1.x name; those drift and are not paths
+        """
+        if self._params or self._select is None:
+            return []
+        if not self._pool:
+            return [f"select={_describe(self._select)} had no parameters to "
+                    "choose from"]
+        lines = [f"select={_describe(self._select)} matches none of the "
+                 f"{len(self._pool)} paths"]
+        lines.append(f"the paths are structural, such as {examples(self._pool)}")
+        patterns = ([self._select] if isinstance(self._select, str)
+                    else self._select if isinstance(self._select, (list, tuple))
+                    else [])
+        for pattern in patterns:
+            # 'dense16.*', 'dense0_weight': a Gluon class name and a counter,
+            # the way MXNet 1.x names parameters.
+            name = re.match(r"[a-z]+\d+_?(?:[a-z_]*[a-z])?", pattern)
+            if name:
+                lines.append(f"{name.group(0).rstrip('_')!r} looks like an MXNet "
+                             "1.x name; those drift and are not paths")
+                break
+        return lines
+
     def __repr__(self) -> str:
         if not self._params:
-            return "ParamDict()"
+            reason = self.empty_reason()
+            if not reason:
+                return "ParamDict()"
+            return "ParamDict(\n" + "".join(f"  # {line}\n" for line in reason) + ")"
         body = self._table(header=False).to_text()
         return "ParamDict(\n" + "\n".join("  " + line for line in
                                           body.splitlines()) + "\n)"
 
     def _repr_html_(self) -> str:
+        if not self._params:
+            reason = "; ".join(html.escape(line) for line in self.empty_reason())
+            return f"<p><code>ParamDict()</code>{': ' + reason if reason else ''}</p>"
         return self._table(header=True).to_html()
+
+
+def _describe(select: Select) -> str:
+    """``select`` as a message shows it: a pattern or list as written, a
+    function by its name."""
+    if callable(select):
+        return f"<function {getattr(select, '__qualname__', type(select).__name__)}>"
+    return repr(select)
 
 
 def collect(block: gluon.Block, *, select: Select = None) -> ParamDict:
@@ -244,4 +299,4 @@ def collect(block: gluon.Block, *, select: Select = None) -> ParamDict:
     match = matcher(select)
     if match is not None:
         params = {k: v for k, v in params.items() if match(k, v)}
-    return ParamDict(params, found)
+    return ParamDict(params, found, select)

@@ -1,4 +1,5 @@
-"""Histograms of parameter values: ``plot_hist`` (needs ``mxparams[plot]``)."""
+"""Figures: histograms of parameter values (``plot_hist``) and statistics
+recorded over training steps (``plot_watch``); they need ``mxparams[plot]``."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,9 @@ import numpy
 from mxnet import gluon
 
 from . import _arrays
-from .params import Select, check_count
+from ._arrays import STAT_FIELDS
+from .params import Select, check_count, collect
+from .stats import Watch
 
 _INSTALL = "pip install mxparams[plot]"
 
@@ -19,7 +22,7 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise ImportError(
-            f"mp.plot_hist needs matplotlib, which is not installed; install "
+            f"mxparams' plots need matplotlib, which is not installed; install "
             f"the plot extra: {_INSTALL}") from err
     return plt
 
@@ -107,3 +110,64 @@ def _draw(ax, param: gluon.Parameter, kind: str, title: str, bins: int) -> None:
     if left_out:
         ax.text(0.98, 0.95, f"{left_out:,} NaN/Inf not shown", ha="right",
                 va="top", fontsize=7, color="red", transform=ax.transAxes)
+
+
+def plot_watch(watch: Watch, *, field: str = "norm", select: Select = None):
+    """Line plots of one statistic over the recorded steps; returns the Figure.
+
+    One panel for the parameters' values and, when the :class:`Watch`
+    recorded gradients, one for the gradients; one line per selected path,
+    labelled with it.  The numbers behind the lines are ``watch.series(path,
+    field, kind)`` (print them where a figure is not enough: nbval and
+    doctests do not compare images).  Like :func:`plot_hist` it needs
+    matplotlib and returns the figure closed in pyplot.
+
+    >>> import numpy
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> layer = nn.Dense(2, in_units=2)
+    >>> layer.initialize()
+    >>> watch = mp.Watch(layer, grads=False)
+    >>> for step in range(3):
+    ...     mp.set_data(layer.bias, numpy.full(2, step + 1.0))
+    ...     watch.record(step)
+    >>> fig = mp.plot_watch(watch, field="mean", select="bias")
+    >>> [(ax.get_title(), [line.get_label() for line in ax.get_lines()])
+    ...  for ax in fig.axes]
+    [('mean of the values', ['bias'])]
+    >>> fig.axes[0].get_lines()[0].get_ydata().tolist()
+    [1.0, 2.0, 3.0]
+    """
+    if not isinstance(watch, Watch):
+        raise TypeError(f"plot_watch expects an mp.Watch, got "
+                        f"{type(watch).__name__}; record one with "
+                        "watch = mp.Watch(net) and watch.record(step)")
+    if field not in STAT_FIELDS:
+        raise ValueError(f"plot_watch: unknown field {field!r}; choose one of "
+                         f"{', '.join(STAT_FIELDS)}")
+    if not watch.rows:
+        raise ValueError("plot_watch: nothing recorded yet; call "
+                         "watch.record(step) in the training loop first")
+    recorded = dict.fromkeys((r.kind, r.path) for r in watch.rows)
+    chosen = collect(watch.block, select=select)
+    if not any(path in chosen for _, path in recorded):
+        raise ValueError(f"plot_watch: select={select!r} matches none of the "
+                         "recorded paths; they are "
+                         f"{', '.join(dict.fromkeys(p for _, p in recorded))}")
+    kinds = [k for k in ("data", "grad") if any(k == kind for kind, _ in recorded)]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(kinds), squeeze=False,
+                             figsize=(5.0 * len(kinds), 3.4))
+    plt.close(fig)  # returned, not shown (see plot_hist)
+    for ax, kind in zip(axes.flat, kinds):
+        for path in dict.fromkeys(p for k, p in recorded if k == kind):
+            if path in chosen:
+                steps, values = watch.series(path, field, kind)
+                ax.plot(steps, values, marker=".", label=path)
+        ax.set_title(f"{field} of the {'values' if kind == 'data' else 'gradients'}",
+                     fontsize=10)
+        ax.set_xlabel("step", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import mxnet as mx
 from mxnet import gluon
 
-from . import _compat
+from . import _compat, _gc
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_devices, fmt_int,
                      fmt_shape)
 from .params import ParamDict, Select, check_depth, matcher, walk
@@ -122,6 +122,7 @@ class Summary(Tabular):
     while any shape is still unknown (deferred initialization).
     """
 
+    @_gc.paused
     def __init__(self, block: gluon.Block, select: Select = None,
                  depth: int | None = None):
         found = walk(block, "summary")
@@ -157,7 +158,8 @@ class Summary(Tabular):
                     nbytes += size * item
                     trainable_ += size if trainable else 0
         self.params = (ParamDict(found.params, found) if match is None else
-                       ParamDict({s.path: s.param for s in sites}, found))
+                       ParamDict({s.path: s.param for s in sites}, found,
+                                 select))
         self.param_rows: tuple[Row, ...] = tuple(rows)
         self.depth = depth
         self.rows: tuple[Row, ...] = (self.param_rows if depth is None else
@@ -200,6 +202,9 @@ class Summary(Tabular):
         if devices:
             cells.append([fmt_devices(r.devices) for r in rows])
         footer = self._footer()
+        # An empty selection says what it missed (ParamDict.empty_reason).
+        footer += [("Note" if i == 0 else "", line) for i, line in
+                   enumerate(self.params.empty_reason())]
         if several:
             # Each device holds its own copy; the totals count one.
             footer = [(k, v + " per copy" if k == "Memory" else v)

@@ -138,7 +138,9 @@ def test_paramdict_repr_before_and_after_the_forward_pass(golden):
     forward(net, 2, 20)
     golden("paramdict_mlp.txt", repr(mp.collect(net)))
     golden("paramdict_mlp.html", mp.collect(net)._repr_html_())
-    assert repr(mp.collect(net, select="nothing")) == "ParamDict()"
+    # An empty selection explains itself (test_an_empty_selection_...).
+    assert repr(mp.collect(net, select="nothing")).startswith(
+        "ParamDict(\n  # select='nothing' matches none of the 4 paths\n")
 
 
 def test_get_by_path():
@@ -218,3 +220,45 @@ def test_legacy_name_hint_for_batchnorm_statistics():
         with pytest.raises(mp.ParamNotFound,
                            match="in BatchNorm layers: 1.running_mean"):
             mp.get(net, lookup)
+
+
+def test_an_empty_selection_says_what_it_missed():
+    # The chapter's seed: a 1.x-style pattern that drifted matches nothing.
+    net = rgnet()
+    paths = list(mp.collect(net))
+    empty = mp.collect(net, select="dense16.*")
+    assert len(empty) == 0
+    text = repr(empty)
+    assert text.splitlines() == [
+        "ParamDict(",
+        f"  # select='dense16.*' matches none of the {len(paths)} paths",
+        "  # the paths are structural, such as "
+        + ", ".join(repr(p) for p in paths[:4]) + ", ...",
+        "  # 'dense16' looks like an MXNet 1.x name; those drift and are not paths",
+        ")"]
+    html = empty._repr_html_()
+    assert html.startswith("<p><code>ParamDict()</code>: select=&#x27;dense16.*&#x27;")
+    assert "looks like an MXNet 1.x name" in html
+    # The summary of the same selection carries the same note.
+    lines = str(mp.summary(net, select="dense16.*")).splitlines()
+    assert lines[-3:] == ["Note        " + text.splitlines()[1][4:],
+                          "            " + text.splitlines()[2][4:],
+                          "            " + text.splitlines()[3][4:]]
+
+
+def test_an_empty_selection_of_a_selection_counts_what_it_chose_from():
+    net = chapter_mlp()
+    biases = mp.collect(net).select(".*bias")
+    assert biases.select(".*weight").empty_reason() == [
+        "select='.*weight' matches none of the 2 paths",
+        "the paths are structural, such as '0.bias', '1.bias'"]
+    named = mp.collect(net, select=lambda path, p: False).empty_reason()
+    assert named[0] == "select=<function test_an_empty_selection_of_a_selection_counts_what_it_chose_from.<locals>.<lambda>> matches none of the 4 paths"
+
+
+def test_only_a_selection_explains_emptiness():
+    assert repr(mp.collect(nn.HybridSequential())) == "ParamDict()"
+    assert mp.collect(nn.HybridSequential())._repr_html_() == "<p><code>ParamDict()</code></p>"
+    assert repr(mp.collect(nn.HybridSequential(), select="0")) == (
+        "ParamDict(\n  # select='0' had no parameters to choose from\n)")
+    assert mp.collect(chapter_mlp(), select="0").empty_reason() == []

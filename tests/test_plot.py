@@ -8,11 +8,12 @@ import matplotlib.image
 import numpy
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from mxnet import autograd
 from mxnet.gluon import nn
 
 import mxparams as mp
 
-from helpers import chapter_mlp, forward, initialize, tied_net
+from helpers import chapter_mlp, forward, initialize, tied_net, uniform
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +129,47 @@ def test_errors_come_before_drawing():
         mp.plot_hist(net, bins=2.5)
     with pytest.raises(TypeError, match="mp.plot_hist expects a Gluon Block"):
         mp.plot_hist(net[0].weight)
+
+
+def test_plot_watch_draws_every_recorded_series():
+    net = chapter_mlp()
+    forward(net, 2, 20)
+    watch = mp.Watch(net, select=".*weight")
+    for step in range(4):
+        with autograd.record():
+            loss = (net(uniform(2, 20)) ** 2).sum()
+        loss.backward()
+        watch.record(step)
+    fig = mp.plot_watch(watch)
+    assert drawn(fig) == ["norm of the values", "norm of the gradients"]
+    for ax, kind in zip(fig.axes, ("data", "grad")):
+        lines = ax.get_lines()
+        assert [line.get_label() for line in lines] == ["0.weight", "1.weight"]
+        for line in lines:
+            steps, values = watch.series(line.get_label(), "norm", kind)
+            assert line.get_xdata().tolist() == steps == [0, 1, 2, 3]
+            assert line.get_ydata().tolist() == values
+    assert (png(fig)[..., :3] < 0.5).mean() > 0.001
+    only = mp.plot_watch(watch, field="max", select="1")
+    assert [[l.get_label() for l in ax.get_lines()] for ax in only.axes] == [
+        ["1.weight"], ["1.weight"]]
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda w: mp.plot_watch(w, field="l2"), ValueError, "unknown field 'l2'"),
+    (lambda w: mp.plot_watch(w, select="9"), ValueError, "matches none of the recorded"),
+    (lambda w: mp.plot_watch(mp.stats), TypeError, "expects an mp.Watch"),
+])
+def test_plot_watch_refuses_clearly(call, error, words):
+    layer = nn.Dense(2, in_units=2)
+    layer.initialize()
+    watch = mp.Watch(layer, grads=False)
+    watch.record()
+    with pytest.raises(error, match=words):
+        call(watch)
+
+
+def test_plot_watch_needs_rows():
+    layer = nn.Dense(2, in_units=2)
+    with pytest.raises(ValueError, match="nothing recorded yet"):
+        mp.plot_watch(mp.Watch(layer))
