@@ -15,6 +15,8 @@ import html
 from dataclasses import dataclass
 from typing import Sequence
 
+from . import _gc
+
 
 @dataclass(frozen=True)
 class Column:
@@ -41,6 +43,7 @@ class Table:
         return [max(map(len, column), default=0) for column in
                 zip(*cells)] if cells else [0] * len(self.columns)
 
+    @_gc.paused
     def to_text(self) -> str:
         if not self.rows and (self.note or not self.header):
             return "\n".join(self._bare())
@@ -69,6 +72,7 @@ class Table:
         return [f"{label.ljust(width)}  {value}".rstrip()
                 for label, value in self.footer]
 
+    @_gc.paused
     def to_html(self) -> str:
         esc = html.escape
         if not self.rows and self.note:

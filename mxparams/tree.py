@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 from mxnet import gluon
 
-from . import _compat
+from . import _compat, _gc
 from ._table import Column, Table, Tabular, fmt_int, fmt_shape
 from .params import check_depth, elements, walk
 
@@ -32,6 +32,7 @@ class Tree(Tabular):
     while any shape below is unknown.
     """
 
+    @_gc.paused
     def __init__(self, block: gluon.Block, depth: int | None = None,
                  params: bool = False):
         found = walk(block, "tree")
