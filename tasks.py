@@ -6,6 +6,7 @@
                                  # chapter's notebooks, on every version
     python3 tasks.py notebooks --store   # authors: store the notebooks' outputs
     python3 tasks.py bench       # benchmarks/ on every version (not a test)
+    python3 tasks.py lab         # the chapter in JupyterLab (MXNet 2.0 kernel)
 
 The version matrix is declared in noxfile.py: one environment per MXNet
 version under .nox/, made by nox one after the other.  On a machine with
@@ -41,6 +42,7 @@ NOX_ENV = ROOT / ".venvs" / "nox"
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "build" / "notebooks"
 KERNELS = ROOT / ".venvs" / "jupyter" / "kernels"
+LAB_ENV = ROOT / ".venvs" / "lab"
 STAMP = ROOT / ".nox" / ".mxparams-stamp"
 STAMP_INPUTS = ("pyproject.toml", "ci/constraints.txt", "noxfile.py")
 # The kernel the notebooks' metadata names (ci/execute_notebooks.py).
@@ -158,7 +160,9 @@ def sessions(versions) -> list[str]:
 
 def cmd_test(opts, extra: list) -> int:
     ensure_envs()
-    env = {"MXPARAMS_CPUS": ",".join(opts.cpu)}
+    # Every version's environment exists now: a cross-version test that
+    # misses one fails instead of being deselected.
+    env = {"MXPARAMS_CPUS": ",".join(opts.cpu), "MXPARAMS_ALL_VERSIONS": "1"}
     # -R: reuse the environments just made, install nothing more.
     return nox("-R", *sessions(opts.mxnet), "--", *extra, env=env)
 
@@ -185,8 +189,7 @@ def cmd_demo(opts, extra: list) -> int:
         ok &= execute_notebooks(version, out)
         say(f"  executed copies in {out.relative_to(ROOT)}/")
     ok &= check_notebooks(NOTEBOOKS, [(v, "default") for v in opts.mxnet])
-    say(f"to read them in Jupyter: JUPYTER_PATH={KERNELS.parent} jupyter lab "
-        f"{NOTEBOOKS}")
+    say("to read them in JupyterLab: python3 tasks.py lab")
     return 0 if same and ok else 1
 
 
@@ -241,6 +244,66 @@ def cmd_notebooks(opts, extra: list) -> int:
     return 0
 
 
+def ensure_lab() -> Path:
+    """JupyterLab in its own environment (pinned, ci/lab.txt), with the
+    kernels of every MXNet version; returns its bin folder."""
+    ensure_envs()
+    pins = ROOT / "ci" / "lab.txt"
+    stamp = LAB_ENV / ".mxparams-stamp"
+    want = hashlib.sha256(sys.version.encode() + pins.read_bytes()).hexdigest()
+    if not (stamp.exists() and stamp.read_text() == want):
+        say("installing JupyterLab into .venvs/lab ...")
+        venv.EnvBuilder(with_pip=True, clear=True).create(LAB_ENV)
+        done = subprocess.run([str(LAB_ENV / "bin" / "python"), "-m", "pip",
+                               "install", "--quiet", "--disable-pip-version-check",
+                               "-r", str(pins)])
+        if done.returncode != 0:
+            raise SystemExit(f"[tasks] FAILED to install JupyterLab (pip exit "
+                             f"{done.returncode})")
+        stamp.write_text(want)
+    return LAB_ENV / "bin"
+
+
+def lab_command(folder: Path, extra: list) -> tuple[list, dict]:
+    """The jupyter-lab command line and environment that open ``folder``
+    with the mxparams kernels only, MXNet 2.0's by default."""
+    kernels = [kernel_name(v) for v in VERSIONS]
+    argv = [str(LAB_ENV / "bin" / "jupyter-lab"),
+            f"--ServerApp.root_dir={folder}",
+            f"--MultiKernelManager.default_kernel_name="
+            f"{kernel_name(DEFAULT_KERNEL_VERSION)}",
+            # The lab environment's own Python kernel has no MXNet.
+            "--KernelSpecManager.allowed_kernelspecs=" + json.dumps(kernels),
+            # Containers and CI machines often run as root, which Jupyter
+            # refuses unless told.
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+            *extra]
+    return argv, dict(os.environ, JUPYTER_PATH=str(KERNELS.parent))
+
+
+def cmd_lab(opts, extra: list) -> int:
+    """Open the chapter: JupyterLab on notebooks/ with the MXNet 2.0 kernel
+    (the 1.9.1 kernel is in the kernel menu).  Arguments after the command
+    go to jupyter-lab (``--no-browser``, ``--port 8890``)."""
+    ensure_lab()
+    argv, env = lab_command(NOTEBOOKS, extra)
+    say("starting JupyterLab on notebooks/ (kernel: MXNet "
+        f"{DEFAULT_KERNEL_VERSION}); it prints the URL to open below; "
+        "Ctrl-C stops it")
+    try:
+        return subprocess.run(argv, cwd=ROOT, env=env).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_browser_check(opts, extra: list) -> int:
+    """CI: notebook 01 run in a real (headless) browser (ci/browser_check.py)."""
+    bin_dir = ensure_lab()
+    return subprocess.run([str(bin_dir / "python"),
+                           str(ROOT / "ci" / "browser_check.py"), *extra],
+                          cwd=ROOT).returncode
+
+
 def cmd_bench(opts, extra: list) -> int:
     ensure_envs()
     rc = 0
@@ -254,7 +317,8 @@ def cmd_bench(opts, extra: list) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["test", "demo", "notebooks", "bench"])
+    parser.add_argument("command", choices=["test", "demo", "notebooks", "bench",
+                                            "lab", "browser-check"])
     parser.add_argument("--mxnet", choices=VERSIONS, action="append",
                         help="only this MXNet version (repeatable)")
     parser.add_argument("--cpu", choices=CPUS, action="append",
@@ -268,7 +332,8 @@ def main() -> int:
     opts.mxnet = tuple(v for v in VERSIONS if v in (opts.mxnet or VERSIONS))
     opts.cpu = tuple(c for c in CPUS if c in (opts.cpu or CPUS))
     return {"test": cmd_test, "demo": cmd_demo, "notebooks": cmd_notebooks,
-            "bench": cmd_bench}[opts.command](opts, extra)
+            "bench": cmd_bench, "lab": cmd_lab,
+            "browser-check": cmd_browser_check}[opts.command](opts, extra)
 
 
 if __name__ == "__main__":

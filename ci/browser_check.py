@@ -1,0 +1,215 @@
+"""The chapter as a student opens it: notebook 01 run in a real browser.
+
+Run by ``python3 tasks.py browser-check`` (and by .ci/run after the test
+command) with the Python of .venvs/lab, which has Selenium.  It needs
+Debian's Chromium and ChromeDriver (/usr/bin/chromium, /usr/bin/chromedriver:
+``apt-get install chromium chromium-driver``).
+
+1. copies notebooks/ to build/browser/notebooks/ (JupyterLab saves what it
+   runs; the stored notebooks must not change);
+2. starts JupyterLab there exactly as ``python3 tasks.py lab`` does, on a
+   free port of 127.0.0.1, with a token of its own;
+3. opens notebook 01 in headless Chromium, runs every cell from JupyterLab's
+   Run menu, waits until the kernel is idle and every code cell has an
+   execution count;
+4. checks that the page shows the ``mp.summary`` HTML table (a
+   ``table.mxparams`` with its Path and Elements columns and its
+   Parameters footer) and no error output, and keeps a screenshot: build/browser/notebook01.png.
+
+Every process it starts is stopped when it ends, passed or not.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import tasks  # noqa: E402  (one definition of how the lab is started)
+
+OUT = ROOT / "build" / "browser"
+NOTEBOOK = "01_truy_cap_tham_so.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: Seconds to wait for the server, the page, and all cells to run.
+TIMEOUT = {"server": 60, "page": 90, "run": 240}
+
+
+def fail(msg: str) -> None:
+    raise SystemExit(f"[browser-check] FAILED: {msg}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, seconds: float, check, every: float = 0.5):
+    """Poll ``check()`` until it returns something truthy."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(every)
+    fail(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def server_up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def browser() -> webdriver.Chrome:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not path.exists():
+            fail(f"{path} is missing; install Debian's browser: "
+                 "apt-get install -y chromium chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    # Headless, as root in a sandboxed machine with no network beyond
+    # localhost: without the background-networking switches Chromium keeps
+    # trying to reach Google's hosts.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1400,1800",
+                 f"--user-data-dir={OUT / 'chromium-profile'}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+def page_state(driver) -> dict:
+    """What the rendered notebook shows, read from JupyterLab's DOM."""
+    return driver.execute_script("""
+        const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+        if (!panel) return {loaded: false};
+        const cells = [...panel.querySelectorAll('.jp-CodeCell')];
+        const prompts = cells.map(c => {
+            const p = c.querySelector('.jp-InputArea-prompt');
+            return p ? p.textContent.trim() : '';
+        });
+        const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+        const tables = [...panel.querySelectorAll('table.mxparams')].map(t => ({
+            header: [...t.querySelectorAll('thead th')].map(th => th.textContent),
+            footer: t.querySelector('tfoot') ? t.querySelector('tfoot').textContent : ''
+        }));
+        const errors = [...panel.querySelectorAll(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+            .map(e => e.textContent.slice(0, 500));
+        return {loaded: true, cells: cells.length, prompts: prompts,
+                busy: status ? status.getAttribute('data-status') : null,
+                tables: tables, errors: errors};
+    """)
+
+
+def code_cells(path: Path) -> int:
+    return sum(c["cell_type"] == "code"
+               for c in json.loads(path.read_text())["cells"])
+
+
+def run_check(base: str, token: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    driver = browser()
+    try:
+        driver.set_page_load_timeout(TIMEOUT["page"])
+        driver.get(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+        expected = code_cells(tasks.NOTEBOOKS / NOTEBOOK)
+        state = wait_for(f"the notebook's {expected} code cells and an idle "
+                         "kernel", TIMEOUT["page"],
+                         lambda: (lambda s: s if s.get("loaded")
+                                  and s["cells"] == expected
+                                  and s["busy"] == "idle" else None)(
+                             page_state(driver)))
+        print(f"[browser-check] notebook open: {state['cells']} code cells")
+        # Run > Run All Cells, as a student would.
+        menu = wait_for("the Run menu", 30, lambda: driver.find_elements(
+            By.XPATH, "//li[contains(@class,'lm-MenuBar-item')]"
+                      "[.//div[normalize-space()='Run']]"))
+        menu[0].click()
+        item = wait_for("Run All Cells", 30, lambda: driver.find_elements(
+            By.XPATH, "//li[contains(@class,'lm-Menu-item')]"
+                      "[.//div[normalize-space()='Run All Cells']]"))
+        item[0].click()
+
+        def all_ran():
+            s = page_state(driver)
+            done = s["busy"] == "idle" and len(s["prompts"]) == expected and all(
+                p.startswith("[") and p[1:-2].strip().isdigit()
+                for p in s["prompts"])
+            return s if done else None
+        state = wait_for("every cell to run", TIMEOUT["run"], all_ran, every=1)
+        driver.save_screenshot(str(OUT / "notebook01.png"))
+        print(f"[browser-check] every cell ran: {', '.join(state['prompts'])}")
+        if state["errors"]:
+            fail(f"{len(state['errors'])} error output(s), the first: "
+                 f"{state['errors'][0]!r}")
+        summaries = [t for t in state["tables"] if {"Path", "Elements"}
+                     <= set(t["header"]) and "Parameters" in t["footer"]]
+        if not summaries:
+            fail(f"no mp.summary HTML table on the page (tables found: "
+                 f"{state['tables']!r})")
+        print(f"[browser-check] the mp.summary table is shown (columns "
+              f"{', '.join(summaries[0]['header'])}); no error output; "
+              f"screenshot {(OUT / 'notebook01.png').relative_to(ROOT)}")
+    finally:
+        driver.quit()
+
+
+def main() -> int:
+    folder = OUT / "notebooks"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(tasks.NOTEBOOKS, folder)
+    port, token = free_port(), secrets.token_hex(16)
+    argv, env = tasks.lab_command(folder, [
+        "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={token}"])
+    log = open(OUT / "jupyterlab.log", "w")
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("JupyterLab to answer", TIMEOUT["server"],
+                 lambda: server.poll() is not None or server_up(
+                     f"{base}/api/status?token={token}"))
+        if server.poll() is not None:
+            fail(f"JupyterLab exited ({server.returncode}); see "
+                 f"{(OUT / 'jupyterlab.log').relative_to(ROOT)}")
+        run_check(base, token)
+    except WebDriverException as err:
+        fail(f"the browser: {err.msg}")
+    finally:
+        server.terminate()  # JupyterLab shuts its kernels down on SIGTERM
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # and anything of its session that is left
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        log.close()
+    print("[browser-check] passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
