@@ -9,7 +9,6 @@ are recorded in docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
 import subprocess
 import sys
@@ -185,18 +184,9 @@ def main() -> None:
         collect = best_of(lambda: mp.collect(net), reps)
         summary = best_of(lambda: str(mp.summary(net)), reps)
         traverse = best_of(lambda: net._collect_params_with_prefix(), reps)
-        # Diagnostic only: with the cyclic GC paused, what is left is the
-        # work per row; the difference is full collections walking every
-        # live MXNet object, a cost that grows with the process, not the call.
-        gc.disable()
-        try:
-            quiet = best_of(lambda: str(mp.summary(net)), reps)
-        finally:
-            gc.enable()
         print(f"  {n:>7,} params: traversal {traverse / n * 1e6:6.2f}  "
               f"collect {collect / n * 1e6:6.2f}  "
-              f"summary {summary / n * 1e6:6.2f}  "
-              f"(summary with gc paused {quiet / n * 1e6:6.2f})")
+              f"summary {summary / n * 1e6:6.2f}")
 
     import_overhead(args.repeat)
 
