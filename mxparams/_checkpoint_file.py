@@ -679,7 +679,12 @@ def _replace(target: str, fill: Callable[[str], None]) -> None:
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         if mode is not None:  # a replaced file keeps its permissions
             os.chmod(temp, mode)
+        wanted = stat.S_IMODE(os.stat(temp).st_mode)
         fill(temp)
+        # The safetensors package writes a file of its own (mode 0600) in
+        # the temporary file's place; the target gets the mode chosen above.
+        if stat.S_IMODE(os.stat(temp).st_mode) != wanted:
+            os.chmod(temp, wanted)
         fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)
