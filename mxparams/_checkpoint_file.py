@@ -146,9 +146,11 @@ class LazyTensor:
     def read(self) -> numpy.ndarray:
         try:
             return self._handle.get_tensor(self.key)
-        except Exception as err:  # noqa: BLE001 - the file changed or is cut
-            raise CheckpointError(self._file, f"cannot read {self.key!r}: "
-                                              f"{err}") from None
+        except BaseException as err:  # the file changed or was cut since
+            if isinstance(err, Exception) or _is_panic(err):
+                raise CheckpointError(self._file, f"cannot read {self.key!r}: "
+                                                  f"{err}") from None
+            raise
 
     def __array__(self, dtype=None) -> numpy.ndarray:
         array = self.read()
@@ -483,6 +485,12 @@ def _inflate(stream, dtype, elements: int, member: str, name: str) -> numpy.ndar
     return array
 
 
+def _is_panic(err: BaseException) -> bool:
+    """A panic of the package's Rust code: pyo3 raises PanicException, a
+    BaseException (not an Exception), which must not escape as such."""
+    return type(err).__name__ == "PanicException"
+
+
 def _natural(key: str) -> list:
     """Sort key: digit runs as numbers ('2.weight' before '10.weight')."""
     parts = re.split(r"(\d+)", key)
@@ -507,9 +515,7 @@ def _read_safetensors(name: str, size: int) -> tuple[dict, dict, dict]:
         heads = [(key, handle.get_slice(key)) for key in handle.keys()]
         headers = [(key, s.get_dtype(), tuple(s.get_shape())) for key, s in heads]
     except BaseException as err:
-        if isinstance(err, Exception) or type(err).__name__ == "PanicException":
-            # SafetensorError for a damaged header; a panic of the Rust
-            # code is a BaseException, and must not escape either.
+        if isinstance(err, Exception) or _is_panic(err):
             raise CheckpointError(name, f"corrupt safetensors file: "
                                         f"{' '.join(str(err).split())}") from None
         raise

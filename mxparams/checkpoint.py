@@ -599,10 +599,13 @@ def inspect_checkpoint(file, *, progress: files.Progress | None = None
                        ) -> Inspection:
     """A table of the arrays in a checkpoint file, like ``summary`` for a net.
 
-    Any format :func:`load` reads; one row per array in file order: path
-    (the file's key), shape, dtype, elements, bytes, and min/max/mean
-    computed in float64.  The file is read through a memory map, array by
-    array; ``progress(n)`` is called with each array's size in bytes.
+    Any format :func:`load` reads; one row per array in file order (for
+    safetensors, which keeps no order, natural order: '2.weight' before
+    '10.weight'): path (the file's key), shape, dtype, elements, bytes,
+    and min/max/mean computed in float64.  The file is read through a
+    memory map, array by array; ``progress(n)`` is called with each
+    array's size in bytes.  A safetensors file's metadata and the paths it
+    stores once for tied parameters are in ``metadata`` and ``tied``.
 
     >>> import os, tempfile
     >>> import mxparams as mp

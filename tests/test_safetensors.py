@@ -365,38 +365,43 @@ def test_damaged_tied_files_raise_only_checkpoint_error(tmp_path):
 
 # -- rename= -------------------------------------------------------------
 
-def _saved_both_ways(tmp_path):
-    net = fill(compat_net())
-    for name in ("net.params", "net.safetensors"):
-        mp.save(net, tmp_path / name)
-    net.save_parameters(str(tmp_path / "gluon.params"))  # npz on 2.x
-    return [tmp_path / n for n in ("net.params", "net.safetensors", "gluon.params")]
+def _write_as(fmt: str, path: Path, arrays: dict) -> None:
+    """Write ``arrays`` as MXNet's NDArray list, a 2.x-style npz, or safetensors."""
+    if fmt == "safetensors":
+        save_file(arrays, str(path))
+    elif fmt == "npz":
+        with open(path, "wb") as f:
+            numpy.savez(f, **arrays)
+    else:
+        _compat.save_portable(str(path), {k: mx.nd.array(v, dtype=v.dtype)
+                                          for k, v in arrays.items()})
 
 
-def test_rename_works_for_every_format(tmp_path):
-    """Files keyed 'body.<path>' load with a mapping or a function."""
-    for path in _saved_both_ways(tmp_path):
-        table = {k: k.replace("0.", "zero.") for k in expected() if k.startswith("0.")}
-        renamed = tmp_path / ("renamed" + path.suffix)
-        arrays = {table.get(k, k): v for k, v in expected(seed=2).items()}
-        if path.suffix == ".safetensors":
-            save_file(arrays, str(renamed))
-        else:
-            _compat.save_portable(str(renamed), {k: mx.nd.array(v) for k, v
-                                                 in arrays.items()})
-        back = {v: k for k, v in table.items()}
-        for rename in (back, lambda key: back.get(key, key)):
-            net = compat_net()
-            report = mp.load(net, renamed, rename=rename)
-            assert same(values(net), expected(seed=2)), path
-            assert report.by_rename == {"zero.weight": "0.weight",
-                                        "zero.bias": "0.bias"} or \
-                report.by_rename == {"zero.bias": "0.bias",
-                                     "zero.weight": "0.weight"}
-            assert report.renamed == report.by_rename and report.dropped == []
-            assert "Renamed  2 keys by rename=, e.g. 'zero." in str(report)
+@pytest.mark.parametrize("fmt", ["mxnet", "npz", "safetensors"])
+def test_rename_works_for_every_format(tmp_path, fmt):
+    """A file keyed 'zero.*' for the first layer loads with a mapping or a
+    function, whatever its format; export prefixes are dropped first."""
+    table = {"0.weight": "zero.weight", "0.bias": "zero.bias"}
+    back = {v: k for k, v in table.items()}
+    arrays = {table.get(k, k): v for k, v in expected(seed=2).items()}
+    path = tmp_path / "renamed.file"
+    _write_as(fmt, path, arrays)
+    for rename in (back, lambda key: back.get(key, key)):
         net = compat_net()
-        assert mp.load(net, path, rename=lambda key: key).by_rename == {}
+        report = mp.load(net, path, rename=rename)
+        assert same(values(net), expected(seed=2))
+        assert report.by_rename == {"zero.weight": "0.weight", "zero.bias": "0.bias"}
+        assert report.renamed == report.by_rename and report.dropped == []
+        assert "Renamed  2 keys by rename=, e.g. 'zero." in str(report)
+    net = compat_net()  # keys a rename leaves as they are are not "renamed"
+    assert mp.load(net, path, rename=lambda k: k, strict=False).by_rename == {}
+    if fmt == "mxnet":  # an export: the keys rename= sees have no prefix
+        exported = tmp_path / "export-0000.params"
+        _write_as(fmt, exported, {"arg:" + k: v for k, v in arrays.items()})
+        report = mp.load(net, exported, rename=back)
+        assert same(values(net), expected(seed=2))
+        assert report.by_rename == {"arg:zero.weight": "0.weight",
+                                    "arg:zero.bias": "0.bias"}
 
 
 def test_rename_drops_keys_and_reports(tmp_path):
