@@ -1,9 +1,11 @@
 """A model-zoo network crosses between MXNet 1.9.1 and 2.0 through safetensors.
 
 resnet18_v1 with fixed values (``ckpt_common.resnet18``) is saved as
-safetensors by the other version's Python (.venvs/mxnet-<other>/bin/python,
-built by ``python3 tasks.py test``), loaded here, saved here again and
-loaded there again.  Parameters must be bit-identical at every step.
+safetensors by the other version's Python (its environment, made by
+``python3 tasks.py test`` and named in MXPARAMS_PYTHONS by noxfile.py),
+loaded here, saved here again and loaded there again (every test here is
+marked cross_version: plain pytest in one environment deselects them).
+Parameters must be bit-identical at every step.
 Outputs on the same input are compared exactly within one version (the
 same kernels before and after the round trip) and with a tolerance across
 versions, whose convolution kernels sum in different orders.
@@ -30,10 +32,11 @@ from mxparams import _compat, _zoo
 from ckpt_common import resnet18, resnet_input, resnet_output
 
 TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
 VERSIONS = ("1.9.1", "2.0.0b1")
 THIS = version("mxnet")
 OTHER = next(v for v in VERSIONS if v != THIS)
+
+pytestmark = pytest.mark.cross_version
 
 CHILD = r"""
 import sys
@@ -68,26 +71,27 @@ else:  # the file saved by the other version, back here
 """
 
 
-def other_python() -> Path:
-    python = ROOT / ".venvs" / f"mxnet-{OTHER}" / "bin" / "python"
-    if not python.exists():
+@pytest.fixture(scope="module")
+def other_python(mxnet_pythons: dict[str, str]) -> Path:
+    python = Path(mxnet_pythons.get(OTHER, ""))
+    if not python.is_file():
         pytest.fail(f"the cross-version test needs MXNet {OTHER}'s environment "
-                    f"{python.relative_to(ROOT)}; run `python3 tasks.py test`, "
-                    "which builds both", pytrace=False)
+                    f"({python}); `python3 tasks.py test` makes every version's",
+                    pytrace=False)
     return python
 
 
-def run_other(step: str, folder: Path) -> subprocess.CompletedProcess:
+def run_other(python: Path, step: str, folder: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MXPARAMS_EXPECT_MXNET"}
-    return subprocess.run([str(other_python()), "-c", CHILD, str(TESTS), step,
+    return subprocess.run([str(python), "-c", CHILD, str(TESTS), step,
                            str(folder)], capture_output=True, text=True,
                           timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
-def theirs(tmp_path_factory):
+def theirs(tmp_path_factory, other_python):
     folder = tmp_path_factory.mktemp("resnet")
-    done = run_other("save", folder)
+    done = run_other(other_python, "save", folder)
     assert done.returncode == 0 and "saved" in done.stdout, done.stderr[-2000:]
     return folder
 
@@ -115,11 +119,11 @@ def test_their_resnet_loads_here_bit_identical(theirs, mode):
 
 
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
-def test_and_back_to_the_other_version(theirs, mode):
+def test_and_back_to_the_other_version(theirs, other_python, mode):
     net = _zoo.build("resnet18_v1", "np", forward=False)
     mp.load(net, theirs / "theirs.safetensors")
     mp.save(net, theirs / "back.safetensors")
-    done = run_other("check", theirs)
+    done = run_other(other_python, "check", theirs)
     assert done.returncode == 0, done.stderr[-2000:]
     modes = ["np", "nd"] if OTHER == "1.9.1" else ["np"]
     assert [line for line in done.stdout.splitlines()
