@@ -156,29 +156,6 @@ def test_save_format_by_suffix_or_forced(tmp_path):
     assert not (tmp_path / "f.safetensors").exists()
 
 
-def test_the_atomic_machinery_is_the_same(tmp_path):
-    """Read-only targets refused, modes kept, stale temporary files removed."""
-    net = fill(compat_net())
-    kept = tmp_path / "kept.safetensors"
-    kept.write_bytes(b"old")
-    kept.chmod(0o640)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    stale = tmp_path / f".kept.safetensors.mxparams-tmp.{dead.stdout.strip()}.0badc0de"
-    stale.write_bytes(b"partial")
-    mp.save(net, kept)
-    assert kept.stat().st_mode & 0o777 == 0o640 and not stale.exists()
-    assert sorted(load_file(str(kept))) == sorted(expected())
-    locked = tmp_path / "locked.safetensors"
-    locked.write_bytes(b"precious")
-    locked.chmod(0o444)
-    with pytest.raises(mp.CheckpointError, match="the file is read-only"):
-        mp.save(net, locked)
-    assert locked.read_bytes() == b"precious"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.safetensors",
-                                                         "locked.safetensors"]
-
-
 # -- tied parameters -----------------------------------------------------
 
 def test_tied_parameters_are_stored_once_and_restored(tmp_path):
