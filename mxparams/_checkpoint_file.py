@@ -531,7 +531,10 @@ def _read_safetensors(name: str, size: int) -> tuple[dict, dict, dict]:
                                             "it to float32 where it was written "
                                             "(PyTorch: tensor.float())")
             raise CheckpointError(name, f"{key!r} has the safetensors dtype "
-                                        f"{code}, which no MXNet parameter holds")
+                                        f"{code}, which no MXNet parameter holds; "
+                                        "convert it where it was written to "
+                                        "one MXNet has (float16, float32, "
+                                        "float64 or an integer type)")
         arrays[key] = LazyTensor(handle, name, key, shape,
                                  numpy.dtype(dtype).newbyteorder("<"))
     return arrays, metadata, _aliases(name, metadata, arrays)
@@ -583,10 +586,6 @@ def choose_format(path, format: str | None) -> str:
                          "'safetensors' (for other frameworks)")
     return format
 
-
-def format_name(format: str) -> str:
-    """The description ``inspect`` shows for a format of ``FORMATS``."""
-    return SAFETENSORS if format == "safetensors" else MXNET
 
 def write(path, arrays: dict, progress: Progress | None = None, *,
           format: str = "mxnet", metadata: dict | None = None) -> None:

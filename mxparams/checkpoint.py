@@ -626,6 +626,11 @@ def inspect_checkpoint(file, *, progress: files.Progress | None = None
     Arrays     2 arrays, 8 elements
     Data       32 bytes
     File size  162 bytes
+    >>> st_path = os.path.join(os.path.dirname(path), "dense.safetensors")
+    >>> mp.save(layer, st_path)
+    >>> info = mp.inspect_checkpoint(st_path)
+    >>> [e.key for e in info.entries], sorted(info.metadata), info.tied
+    (['bias', 'weight'], ['mxparams', 'mxparams.array_mode', 'mxparams.keys', 'mxparams.mxnet'], {})
     """
     return Inspection(files.read(file), progress)
 
@@ -739,6 +744,22 @@ def convert(src, dst, *, format: str | None = None,
     paths, or MXNet 1.x global names that :func:`load` maps later).  The
     tied paths of a safetensors input stay tied in a safetensors output and
     are stored under each path in MXNet's format.
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> from mxparams.checkpoint import convert
+    >>> layer = nn.Dense(2, in_units=3)
+    >>> layer.initialize()
+    >>> folder = tempfile.mkdtemp()
+    >>> mp.save(layer, os.path.join(folder, "dense.params"))
+    >>> done = convert(os.path.join(folder, "dense.params"),
+    ...                os.path.join(folder, "dense.safetensors"))
+    >>> done.arrays, done.format.split(" (")[0]
+    (2, 'safetensors')
+    >>> meta = mp.inspect_checkpoint(os.path.join(folder, "dense.safetensors")).metadata
+    >>> meta["mxparams.keys"].split(" (")[0], meta["mxparams.converted_from"].split(" (")[0]
+    ('as in the source file', 'MXNet NDArray list')
     """
     fmt = files.choose_format(dst, format)
     raw = files.read(src)
