@@ -14,7 +14,7 @@ interleaved round by round; the figures are medians and ratios within one
 run.  The peak memory of a call is the growth of the process's resident
 set during it (VmHWM after resetting it to the current size through
 /proc/self/clear_refs), file-backed pages of a memory map included.
-Results are recorded in docs/performance.md.
+Results are recorded in docs/checkpoints.md ("Time and memory").
 """
 from __future__ import annotations
 
