@@ -6,14 +6,15 @@ environment: ``.nox/tests-2-0-0b1/bin/python benchmarks/bench_checkpoint.py``.
 vgg16 (138M parameters, a 553 MB file) is built, initialized with zeros
 and run once; its parameters are then set to fixed non-zero values and
 saved with ``mp.save`` (the portable format, which Gluon's
-``load_parameters`` reads on both versions).  Each call is timed in a
+``load_parameters`` reads on both versions) and as safetensors
+(``mp.save`` to a ``.safetensors`` name).  Each call is timed in a
 fresh process (one process per call, the network built and run first, the
-file already in the page cache after a warm-up read), the two loaders
+files already in the page cache after a warm-up read), all the calls
 interleaved round by round; the figures are medians and ratios within one
 run.  The peak memory of a call is the growth of the process's resident
 set during it (VmHWM after resetting it to the current size through
 /proc/self/clear_refs), file-backed pages of a memory map included.
-Results are recorded in docs/performance.md.
+Results are recorded in docs/checkpoints.md ("Time and memory").
 """
 from __future__ import annotations
 
@@ -53,10 +54,14 @@ if call == "gluon_load":
     net.load_parameters(path)
 elif call == "mp_load":
     mp.load(net, path)
+elif call == "st_load":
+    mp.load(net, path + ".safetensors")
 elif call == "gluon_save":
     net.save_parameters(path + ".gluon")
-else:
+elif call == "mp_save":
     mp.save(net, path + ".mp")
+else:
+    mp.save(net, path + ".out.safetensors")
 mx.nd.waitall()
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "peak_growth": rss("VmHWM:") - before}))
@@ -85,18 +90,22 @@ def main() -> None:
         for p in net.collect_params().values():
             p.data()[:] = 0.5
         mp.save(net, path)
+        mp.save(net, path + ".safetensors")
         del net
         size = os.path.getsize(path)
-        with open(path, "rb") as f:  # into the page cache
-            while f.read(64 << 20):
-                pass
-        calls = ["gluon_load", "mp_load", "gluon_save", "mp_save"]
+        st_size = os.path.getsize(path + ".safetensors")
+        for name in (path, path + ".safetensors"):  # into the page cache
+            with open(name, "rb") as f:
+                while f.read(64 << 20):
+                    pass
+        calls = ["gluon_load", "mp_load", "st_load", "gluon_save", "mp_save",
+                 "st_save"]
         results = {call: [] for call in calls}
         for _ in range(args.repeat):
             for call in calls:
                 results[call].append(run(call, path))
-    print(f"vgg16 checkpoint: {size:,} bytes; {args.repeat} processes per call, "
-          "medians")
+    print(f"vgg16 checkpoint: {size:,} bytes (safetensors: {st_size:,}); "
+          f"{args.repeat} processes per call, medians")
     med = {call: (statistics.median(r["seconds"] for r in rs),
                   statistics.median(r["peak_growth"] for r in rs))
            for call, rs in results.items()}
@@ -106,6 +115,9 @@ def main() -> None:
     print(f"  mp.load / load_parameters = {med['mp_load'][0] / med['gluon_load'][0]:.2f}x"
           f";  mp.save / save_parameters = "
           f"{med['mp_save'][0] / med['gluon_save'][0]:.2f}x")
+    print(f"  safetensors: mp.load / load_parameters = "
+          f"{med['st_load'][0] / med['gluon_load'][0]:.2f}x;  mp.save / "
+          f"save_parameters = {med['st_save'][0] / med['gluon_save'][0]:.2f}x")
     ranges = {call: (min(r["seconds"] for r in rs), max(r["seconds"] for r in rs))
               for call, rs in results.items()}
     print("  ranges (s): " + ", ".join(f"{c} {a:.3f}-{b:.3f}"

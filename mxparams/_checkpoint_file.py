@@ -15,9 +15,13 @@ Two formats hold Gluon parameters:
   ``src/ndarray/ndarray.cc``; all numbers little-endian.)
 * A NumPy ``.npz`` zip of ``<key>.npy`` members, written by 2.x
   ``save_parameters`` and ``export``.
+* safetensors, the weight format other frameworks share, written by
+  ``mp.save`` to a ``.safetensors`` name and by the ``safetensors`` package
+  itself.  It is read and written by that package (``safe_open`` maps the
+  file; a tensor is read when it is asked for), never parsed here.
 
-Both are parsed here in Python with NumPy, never by MXNet's loader, and
-nothing is ever unpickled.  MXNet's loader is not used because it trusts the
+The first two are parsed here in Python with NumPy, never by MXNet's
+loader, and nothing is ever unpickled.  MXNet's loader is not used because it trusts the
 file: a corrupt array count makes it allocate before it reads
 (``std::bad_alloc`` for a flipped count, gigabytes for a flipped dimension),
 a corrupt name length silently yields a key ``''``, and 1.x in nd mode
@@ -27,9 +31,11 @@ anything is allocated, so any damaged file gives a ``CheckpointError``.
 """
 from __future__ import annotations
 
+import json
 import math
 import mmap
 import os
+import re
 import secrets
 import stat
 import struct
@@ -37,6 +43,8 @@ import zipfile
 from typing import Callable, NamedTuple
 
 import numpy
+import safetensors
+import safetensors.numpy
 
 from . import _compat
 from .errors import CheckpointError
@@ -59,6 +67,34 @@ MXNET = "MXNet NDArray list (portable: MXNet 1.x and 2.x, both modes)"
 MXNET_NP = ("MXNet NDArray list with the numpy-shape flag (MXNet 1.x numpy "
             "mode; 1.x nd mode cannot load it)")
 NPZ = "NumPy npz (MXNet 2.x save_parameters; MXNet 1.x cannot load it)"
+SAFETENSORS = ("safetensors (mp.load on MXNet 1.x and 2.x; other frameworks; "
+               "not Gluon's load_parameters)")
+
+#: What ``format=`` of ``mp.save`` and ``convert`` accepts: MXNet's NDArray
+#: list that every MXNet loads, or safetensors.
+FORMATS = ("mxnet", "safetensors")
+
+# safetensors dtype codes that MXNet parameters can hold, as NumPy names.
+_ST_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16",
+              "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
+              "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8",
+              "BOOL": "bool"}
+# The safetensors package refuses larger headers (its MAX_HEADER_SIZE).
+_ST_MAX_HEADER = 100_000_000
+
+#: Metadata that mp.save writes into a safetensors file (values are text,
+#: as the format requires).  Only META_TIED changes what a load does.
+META_WRITER = "mxparams"               # the mxparams version that wrote it
+META_MXNET = "mxparams.mxnet"          # the MXNet version that held the net
+META_MODE = "mxparams.array_mode"      # 'np' or 'nd'
+META_KEYS = "mxparams.keys"            # KEYS_PATHS, KEYS_NAMES or KEYS_SOURCE
+META_SOURCE = "mxparams.converted_from"  # the input format of a conversion
+META_TIED = "mxparams.tied"            # JSON {stored path: [other paths]}
+KEYS_PATHS = "structural paths"
+KEYS_NAMES = ("MXNet 1.x global names kept from the source file (not "
+              "structural paths; mp.load maps them to paths when certain)")
+KEYS_SOURCE = ("as in the source file (structural paths when it was written "
+               "by mp.save, save_parameters or a 2.x export)")
 
 #: Temporary files of an unfinished save: '.<name>.mxparams-tmp.<pid>.<hex>'.
 TEMP_TAG = ".mxparams-tmp."
@@ -70,8 +106,64 @@ Progress = Callable[[int], None]
 class RawCheckpoint(NamedTuple):
     path: str
     format: str
-    arrays: dict  # key -> numpy.ndarray, in file order (read-only views)
+    arrays: dict  # key -> numpy.ndarray (read-only views) or LazyTensor
     size: int     # bytes on disk
+    metadata: dict = {}  # safetensors metadata (text -> text); never changed
+    aliases: dict = {}   # tied path -> the key it is stored under (META_TIED)
+
+
+class LazyTensor:
+    """One tensor of a safetensors file, read only when it is asked for.
+
+    ``shape``, ``dtype``, ``size`` and ``nbytes`` come from the file's
+    header; :meth:`read` (or ``numpy.asarray``) reads the data, through the
+    package's memory map, into an array of its own.  Readers that handle
+    one tensor at a time so hold at most one in memory besides the map.
+    """
+
+    __slots__ = ("_handle", "_file", "key", "shape", "dtype")
+
+    def __init__(self, handle, file: str, key: str, shape: tuple,
+                 dtype: numpy.dtype):
+        self._handle = handle  # keeps the file open and mapped
+        self._file = file
+        self.key = key
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def read(self) -> numpy.ndarray:
+        try:
+            return self._handle.get_tensor(self.key)
+        except BaseException as err:  # the file changed or was cut since
+            if isinstance(err, Exception) or _is_panic(err):
+                raise CheckpointError(self._file, f"cannot read {self.key!r}: "
+                                                  f"{err}") from None
+            raise
+
+    def __array__(self, dtype=None) -> numpy.ndarray:
+        array = self.read()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return (f"LazyTensor({self.key!r}, shape={self.shape}, "
+                f"dtype={self.dtype.name})")
+
+
+def materialize(array) -> numpy.ndarray:
+    """The values of an entry of ``RawCheckpoint.arrays`` as a NumPy array."""
+    return array.read() if isinstance(array, LazyTensor) else array
 
 
 def file_name(path) -> str:
@@ -97,16 +189,21 @@ def read(path) -> RawCheckpoint:
     name = file_name(path)
     if os.path.isdir(name):
         raise CheckpointError(name, "is a directory, not a parameter file")
+    metadata: dict = {}
+    aliases: dict = {}
     try:
         with open(name, "rb") as f:
             head = f.read(16)
             size = os.fstat(f.fileno()).st_size
-            kind = _detect(head, name)
+            kind = _detect(head, name, size)
             try:
                 if kind == "list":
                     fmt, arrays = _parse_nd_list(_map(f, size, name), name)
-                else:
+                elif kind == "npz":
                     fmt, arrays = NPZ, _parse_npz(f, size, name)
+                else:
+                    fmt = SAFETENSORS
+                    arrays, metadata, aliases = _read_safetensors(name, size)
             except CheckpointError:
                 raise
             except (OSError, MemoryError) as err:
@@ -121,17 +218,35 @@ def read(path) -> RawCheckpoint:
     except OSError as err:
         raise CheckpointError(name, f"cannot read the file: "
                                     f"{err.strerror or err}") from None
-    return RawCheckpoint(name, fmt, arrays, size)
+    return RawCheckpoint(name, fmt, arrays, size, metadata, aliases)
 
 
 _LIST_HEAD = struct.pack("<Q", _LIST_MAGIC)
 _ZIP_HEADS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _detect(head: bytes, name: str) -> str:
-    """'list' or 'npz' from the first bytes of a file, or a CheckpointError."""
+def _detect(head: bytes, name: str, size: int) -> str:
+    """'list', 'npz' or 'safetensors' from the first bytes of a file.
+
+    A safetensors file starts with the length of its JSON header (uint64,
+    little-endian) and the header's '{'.  The other formats can never have
+    a '{' at byte 8: MXNet writes 0 in its reserved field there, and a zip
+    has the low byte of a compression method (0 or 8).  So a '{' there
+    decides, even after the bytes of MXNet's list magic (a header of 274
+    bytes).  Random bytes pass only if they also announce a header the
+    package would accept, about one file in 10^13.
+    """
     if not head:
         raise CheckpointError(name, "the file is empty")
+    if head[8:9] == b"{":
+        (length,) = struct.unpack("<Q", head[:8])
+        if 2 <= length <= _ST_MAX_HEADER:
+            if size and length > size - 8:
+                raise CheckpointError(name, f"truncated: the safetensors header "
+                                            f"is {length:,} bytes long, the file "
+                                            f"ends {size - 8:,} bytes after its "
+                                            "length")
+            return "safetensors"
     if head[:8] == _LIST_HEAD:
         return "list"
     if head[:4] in _ZIP_HEADS:
@@ -166,8 +281,9 @@ def _foreign(head: bytes) -> str:
     elif head.startswith(b"\x89HDF"):
         what = "an HDF5 file, not an MXNet parameter file"
     else:
-        what = ("not an MXNet parameter file (neither MXNet's NDArray format "
-                "nor a NumPy .npz); it starts with bytes " + head[:8].hex(" "))
+        what = ("not a parameter file (neither MXNet's NDArray format, a "
+                "NumPy .npz nor safetensors); it starts with bytes "
+                + head[:8].hex(" "))
     return f"unknown format: {what}"
 
 
@@ -369,25 +485,136 @@ def _inflate(stream, dtype, elements: int, member: str, name: str) -> numpy.ndar
     return array
 
 
+def _is_panic(err: BaseException) -> bool:
+    """A panic of the package's Rust code: pyo3 raises PanicException, a
+    BaseException (not an Exception), which must not escape as such."""
+    return type(err).__name__ == "PanicException"
+
+
+def _natural(key: str) -> list:
+    """Sort key: digit runs as numbers ('2.weight' before '10.weight')."""
+    parts = re.split(r"(\d+)", key)
+    parts[1::2] = map(int, parts[1::2])
+    return parts
+
+
+def _read_safetensors(name: str, size: int) -> tuple[dict, dict, dict]:
+    """(arrays, metadata, aliases) of a safetensors file, data not read.
+
+    The package checks the header (JSON, dtypes, shapes, and offsets that
+    cover the data exactly) when it opens the file, and maps the file;
+    shapes and dtypes are then asked per tensor without touching the data.
+    The format keeps no order (writers sort by dtype and name), so the
+    keys are listed in natural order.
+    """
+    if size == 0:  # not a regular file (a device, a pipe): nothing to map
+        raise CheckpointError(name, "is not a regular file")
+    try:
+        handle = safetensors.safe_open(name, framework="numpy")
+        metadata = dict(handle.metadata() or {})
+        heads = [(key, handle.get_slice(key)) for key in handle.keys()]
+        headers = [(key, s.get_dtype(), tuple(s.get_shape())) for key, s in heads]
+    except BaseException as err:
+        if isinstance(err, Exception) or _is_panic(err):
+            raise CheckpointError(name, f"corrupt safetensors file: "
+                                        f"{' '.join(str(err).split())}") from None
+        raise
+    arrays = {}
+    for key, code, shape in sorted(headers, key=lambda h: _natural(h[0])):
+        dtype = _ST_DTYPES.get(code)
+        if dtype is None:
+            if code == "BF16":
+                raise CheckpointError(name, f"{key!r} is bfloat16, which MXNet's "
+                                            "Python API cannot hold (dtype="
+                                            "'bfloat16' raises on 1.9.1 and 2.0) "
+                                            "and NumPy has no type for; convert "
+                                            "it to float32 where it was written "
+                                            "(PyTorch: tensor.float())")
+            raise CheckpointError(name, f"{key!r} has the safetensors dtype "
+                                        f"{code}, which no MXNet parameter holds; "
+                                        "convert it where it was written to "
+                                        "one MXNet has (float16, float32, "
+                                        "float64 or an integer type)")
+        arrays[key] = LazyTensor(handle, name, key, shape,
+                                 numpy.dtype(dtype).newbyteorder("<"))
+    return arrays, metadata, _aliases(name, metadata, arrays)
+
+
+def _aliases(name: str, metadata: dict, stored: dict) -> dict:
+    """{other path: stored key} from META_TIED, checked against the file."""
+    text = metadata.get(META_TIED)
+    if text is None:
+        return {}
+    where = f"corrupt metadata {META_TIED!r}"
+    try:
+        tied = json.loads(text)
+    except ValueError:
+        raise CheckpointError(name, f"{where}: not JSON") from None
+    if not isinstance(tied, dict) or not all(
+            isinstance(others, list) and all(isinstance(o, str) for o in others)
+            for others in tied.values()):
+        raise CheckpointError(name, f"{where}: not a mapping of a path to a "
+                                    "list of paths")
+    aliases: dict = {}
+    for key, others in tied.items():
+        if key not in stored:
+            raise CheckpointError(name, f"{where}: {key!r} is not a tensor of "
+                                        "the file")
+        for other in others:
+            if other in stored or other in aliases:
+                raise CheckpointError(name, f"{where}: {other!r} is stored "
+                                            "in the file or tied twice")
+            aliases[other] = key
+    return aliases
+
+
 # -- writing -------------------------------------------------------------
 
-def write(path, arrays: dict, progress: Progress | None = None) -> None:
-    """Write ``arrays`` in the portable format, atomically.
+def choose_format(path, format: str | None) -> str:
+    """The format to write: ``format``, else 'safetensors' for a
+    ``.safetensors`` name and 'mxnet' (the portable NDArray list) else."""
+    if format is None:
+        suffix = os.path.splitext(file_name(path))[1]
+        return "safetensors" if suffix.lower() == ".safetensors" else "mxnet"
+    if not isinstance(format, str):
+        raise TypeError(f"format must be a str ({' or '.join(map(repr, FORMATS))})"
+                        f", got {type(format).__name__}")
+    if format not in FORMATS:
+        raise ValueError(f"format={format!r} is not a format mxparams writes; "
+                         "choose 'mxnet' (MXNet's NDArray list, which "
+                         "load_parameters reads on every MXNet) or "
+                         "'safetensors' (for other frameworks)")
+    return format
+
+
+def write(path, arrays: dict, progress: Progress | None = None, *,
+          format: str = "mxnet", metadata: dict | None = None) -> None:
+    """Write ``arrays`` in ``format`` (of ``FORMATS``), atomically.
 
     The data go to a temporary file beside the target, are flushed to disk
     and renamed over the target, so a crash or a kill at any moment leaves
     either the old file or the new one.  A temporary file left by a killed
     process ('.<name>.mxparams-tmp.<pid>.<hex>') is removed by the next
-    save to the same target once its process is gone.
+    save to the same target once its process is gone.  ``arrays`` holds
+    MXNet (np or nd) arrays, NumPy arrays or :class:`LazyTensor`;
+    ``metadata`` (text to text) goes into a safetensors file.
     """
     target = file_name(path)
-    directory, base = os.path.split(os.path.abspath(target))
-    if os.path.isdir(target):
-        raise CheckpointError(target, "is a directory; give a file name")
-    if not os.path.isdir(directory):
-        raise CheckpointError(target, f"cannot write: the directory "
-                                      f"{directory!r} does not exist")
-    mode = _mode_of(target)
+    if format == "safetensors":
+        _check_safetensors(target, arrays, metadata)
+
+        def fill(temp: str) -> None:
+            _save_safetensors(temp, arrays, metadata, progress)
+    else:
+        _check_portable(target, arrays)
+
+        def fill(temp: str) -> None:
+            _compat.save_portable(temp, {k: materialize(v) for k, v in
+                                         arrays.items()}, progress)
+    _replace(target, fill)
+
+
+def _check_portable(target: str, arrays: dict) -> None:
     for key, value in arrays.items():
         dtype = numpy.dtype(value.dtype).name
         if dtype not in PORTABLE_DTYPES:
@@ -398,15 +625,71 @@ def write(path, arrays: dict, progress: Progress | None = None) -> None:
                                           f"{tuple(value.shape)}: MXNet's "
                                           "portable format has no scalars or "
                                           "empty arrays")
+
+
+def _check_safetensors(target: str, arrays: dict, metadata: dict | None) -> None:
+    known = set(_ST_DTYPES.values())
+    for key, value in arrays.items():
+        if not isinstance(key, str):
+            raise CheckpointError(target, f"cannot write the key {key!r}: "
+                                          "safetensors keys are text")
+        dtype = numpy.dtype(value.dtype).name
+        if dtype not in known:
+            raise CheckpointError(target, f"cannot write {key!r}: dtype {dtype} "
+                                          "has no safetensors code")
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise CheckpointError(target, f"cannot write the metadata {key!r}: "
+                                          "safetensors metadata is text to text")
+
+
+def _host(value) -> numpy.ndarray:
+    """A C-contiguous NumPy copy or view of an MXNet, NumPy or lazy array.
+
+    The package writes an array's buffer as it lies in memory, so a
+    non-contiguous view (a transpose, a Fortran-ordered npz member) would
+    be written in the wrong order.
+    """
+    if isinstance(value, LazyTensor):
+        value = value.read()
+    elif not isinstance(value, numpy.ndarray):
+        value = value.asnumpy()  # mx.np and mx.nd arrays (waits for them)
+    return numpy.ascontiguousarray(value)
+
+
+def _save_safetensors(temp: str, arrays: dict, metadata: dict | None,
+                      progress: Progress | None) -> None:
+    tensors = {}
+    for key, value in arrays.items():
+        tensors[key] = _host(value)
+        if progress is not None:
+            progress(tensors[key].nbytes)
+    safetensors.numpy.save_file(tensors, temp, metadata=metadata or None)
+
+
+def _replace(target: str, fill: Callable[[str], None]) -> None:
+    """Let ``fill`` write a temporary file beside ``target``, then rename it."""
+    directory, base = os.path.split(os.path.abspath(target))
+    if os.path.isdir(target):
+        raise CheckpointError(target, "is a directory; give a file name")
+    if not os.path.isdir(directory):
+        raise CheckpointError(target, f"cannot write: the directory "
+                                      f"{directory!r} does not exist")
+    mode = _mode_of(target)
     remove_stale_temps(target)
     temp = os.path.join(directory, f".{base}{TEMP_TAG}{os.getpid()}."
                                    f"{secrets.token_hex(4)}")
     try:
-        # Created here (the umask applies, as for a plain open), filled by MXNet.
+        # Created here (the umask applies, as for a plain open), then filled.
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         if mode is not None:  # a replaced file keeps its permissions
             os.chmod(temp, mode)
-        _compat.save_portable(temp, arrays, progress)
+        wanted = stat.S_IMODE(os.stat(temp).st_mode)
+        fill(temp)
+        # The safetensors package writes a file of its own (mode 0600) in
+        # the temporary file's place; the target gets the mode chosen above.
+        if stat.S_IMODE(os.stat(temp).st_mode) != wanted:
+            os.chmod(temp, wanted)
         fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)

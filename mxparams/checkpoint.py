@@ -1,16 +1,18 @@
 """Checkpoints that move between MXNet versions: ``save``, ``load``, ``inspect``.
 
 ``save`` writes the one file format that MXNet 1.x and 2.x load in either
-array mode, keyed by structural path, atomically.  ``load`` reads that
-format, both versions' ``save_parameters`` files and ``export`` parameter
-files, checks everything against the network first and changes nothing
-unless the whole load succeeds.  The file formats themselves are in
-``_checkpoint_file``.
+array mode, or safetensors for other frameworks, keyed by structural path,
+atomically.  ``load`` reads those, both versions' ``save_parameters`` files,
+``export`` parameter files and safetensors files of any writer, checks
+everything against the network first and changes nothing unless the whole
+load succeeds.  The file formats themselves are in ``_checkpoint_file``.
 """
 from __future__ import annotations
 
+import json
 import math
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Callable, NamedTuple, Union
 
 import numpy
 
@@ -22,25 +24,35 @@ from . import _compat
 from ._arrays import difference
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_float, fmt_int,
                      fmt_shape)
-from .errors import CheckpointError, CheckpointShapeMismatch, examples
+from .errors import (CheckpointError, CheckpointShapeMismatch, did_you_mean,
+                     examples)
 from .params import shapes_agree, walk
 
 _EXPORT_PREFIXES = ("arg:", "aux:")
 
+#: What ``rename=`` of :func:`load` accepts: {file key: path or None}, or a
+#: function of the file key giving the path (None drops the key).
+Rename = Union[Mapping, Callable[[str], Union[str, None]], None]
+
 
 # -- save ----------------------------------------------------------------
 
-def save(block: gluon.Block, file) -> None:
+def save(block: gluon.Block, file, *, format: str | None = None) -> None:
     """Write the parameters of ``block`` to ``file``, portably and atomically.
 
-    The file is keyed by structural path (``'0.weight'``) in MXNet's
-    NDArray format without the numpy-shape flag: Gluon's own
+    The file is keyed by structural path (``'0.weight'``).  By default it
+    is MXNet's NDArray format without the numpy-shape flag: Gluon's own
     ``load_parameters`` reads it on MXNet 1.x and 2.x in numpy and legacy
-    nd mode, and so does :func:`load`.  It is written to a temporary file
-    beside ``file`` and renamed over it, so an interrupted save leaves any
-    previous file intact.  One copy of each parameter is saved (the first
-    device's); tied parameters are stored under each of their paths, as
-    ``save_parameters`` does.
+    nd mode, and so does :func:`load`; tied parameters are stored under
+    each of their paths, as ``save_parameters`` does.  A name ending in
+    ``.safetensors`` (or ``format='safetensors'``) writes safetensors, the
+    format other frameworks read: each Parameter once, under its first
+    path, with metadata naming mxparams, the MXNet version, the array mode
+    and the other paths of tied Parameters; dtypes are kept.
+    ``format='mxnet'`` forces MXNet's format.  The file is written to a
+    temporary file beside ``file`` and renamed over it, so an interrupted
+    save leaves any previous file intact.  One copy of each parameter is
+    saved (the first device's).
 
     >>> import os, tempfile
     >>> import mxparams as mp
@@ -48,11 +60,16 @@ def save(block: gluon.Block, file) -> None:
     >>> net = nn.HybridSequential()
     >>> net.add(nn.Dense(3, in_units=2))
     >>> net.initialize()
-    >>> path = os.path.join(tempfile.mkdtemp(), "dense.params")
-    >>> mp.save(net, path)
-    >>> list(mp.inspect_checkpoint(path).keys())
+    >>> folder = tempfile.mkdtemp()
+    >>> mp.save(net, os.path.join(folder, "dense.params"))
+    >>> list(mp.inspect_checkpoint(os.path.join(folder, "dense.params")).keys())
     ['0.weight', '0.bias']
+    >>> mp.save(net, os.path.join(folder, "dense.safetensors"))
+    >>> from safetensors.numpy import load_file  # as other frameworks read it
+    >>> sorted(load_file(os.path.join(folder, "dense.safetensors")))
+    ['0.bias', '0.weight']
     """
+    fmt = files.choose_format(file, format)
     params = walk(block, "save").params
     pending = [p for p, param in params.items() if _compat.is_pending(param)]
     unset = [p for p, param in params.items() if not _compat.is_initialized(param)
@@ -67,7 +84,24 @@ def save(block: gluon.Block, file) -> None:
                            f"({examples(pending)}); run one forward pass")
         raise RuntimeError(f"cannot save {type(block).__name__}: parameters "
                            + "; ".join(reasons))
-    files.write(file, {key: param.list_data()[0] for key, param in params.items()})
+    if fmt == "mxnet":
+        files.write(file, {key: param.list_data()[0]
+                           for key, param in params.items()})
+        return
+    stored, tied, first_of = {}, {}, {}
+    for key, param in params.items():
+        first = first_of.setdefault(id(param), key)
+        if first == key:
+            stored[key] = param.list_data()[0]
+        else:  # other frameworks have no ties: store the Parameter once
+            tied.setdefault(first, []).append(key)
+    metadata = {files.META_WRITER: _version(),
+                files.META_MXNET: _compat.MXNET_VERSION,
+                files.META_MODE: _compat.current_mode(),
+                files.META_KEYS: files.KEYS_PATHS}
+    if tied:
+        metadata[files.META_TIED] = json.dumps(tied, separators=(",", ":"))
+    files.write(file, stored, format=fmt, metadata=metadata)
 
 
 # -- load ----------------------------------------------------------------
@@ -75,19 +109,24 @@ def save(block: gluon.Block, file) -> None:
 class LoadReport(Tabular):
     """What :func:`load` did: ``loaded`` paths and ``skipped`` (name, reason).
 
-    ``renamed`` maps file keys to paths where the file was keyed by MXNet
-    1.x global names.  Falsy when everything was loaded (with
+    ``renamed`` maps file keys to the paths they were loaded into where
+    they differ: keys renamed by ``rename=`` (also in ``by_rename``) and
+    MXNet 1.x global names mapped to paths.  ``dropped`` lists the file
+    keys ``rename=`` dropped.  Falsy when everything was loaded (with
     ``strict=True`` nothing is ever skipped: a problem raises instead);
     ``str()`` is a short text report.
     """
 
     def __init__(self, file: str, fmt: str, loaded: list, skipped: list,
-                 renamed: dict, parameters: int):
+                 renamed: dict, parameters: int, by_rename: dict | None = None,
+                 dropped: list | None = None):
         self.file = file
         self.format = fmt
         self.loaded: list[str] = loaded
         self.skipped: list[tuple[str, str]] = skipped
         self.renamed: dict[str, str] = renamed
+        self.by_rename: dict[str, str] = by_rename or {}
+        self.dropped: list[str] = dropped or []
         self.parameters = parameters  # distinct Parameters in the network
 
     def __bool__(self) -> bool:
@@ -97,9 +136,19 @@ class LoadReport(Tabular):
         footer = [("File", self.file),
                   ("Loaded", f"{len(self.loaded)} of {self.parameters} "
                              "parameters")]
-        if self.renamed:
-            first = next(iter(self.renamed.items()))
-            footer.append(("Keys", f"{len(self.renamed)} MXNet 1.x global names "
+        if self.by_rename:
+            first = next(iter(self.by_rename.items()))
+            n = len(self.by_rename)
+            footer.append(("Renamed", f"{n} key{'s' if n != 1 else ''} by "
+                                      f"rename=, e.g. {first[0]!r} -> "
+                                      f"{first[1]!r}"))
+        if self.dropped:
+            footer.append(("Dropped", f"{len(self.dropped)} by rename=: "
+                                      f"{examples(self.dropped)}"))
+        names = {k: p for k, p in self.renamed.items() if k not in self.by_rename}
+        if names:
+            first = next(iter(names.items()))
+            footer.append(("Keys", f"{len(names)} MXNet 1.x global names "
                                    f"mapped to paths, e.g. {first[0]!r} -> "
                                    f"{first[1]!r}"))
         return Table([Column("Skipped"), Column("Reason")], self.skipped,
@@ -116,6 +165,72 @@ def _strip_export_prefixes(name: str, keys) -> dict[str, str]:
         raise CheckpointError(name, "corrupt export file: a name appears as "
                                     "both arg: and aux:")
     return short
+
+
+def _view(raw: files.RawCheckpoint) -> tuple[dict, dict]:
+    """The arrays of a file as a load sees them, and where each comes from.
+
+    ({key: array}, {key: key in the file}): export prefixes dropped, and
+    the tied paths a safetensors file stores once (META_TIED) added, each
+    with the very array of the path it is stored under.
+    """
+    origin = _strip_export_prefixes(raw.path, raw.arrays)
+    arrays = {short: raw.arrays[k] for short, k in origin.items()}
+    for alias, key in raw.aliases.items():
+        arrays[alias] = raw.arrays[key]
+        origin[alias] = alias
+    return arrays, origin
+
+
+def _renamed(name: str, arrays: dict, origin: dict, rename: Rename
+             ) -> tuple[dict, dict, dict, list]:
+    """``rename=`` applied: (arrays, origin, {file key: path}, dropped keys).
+
+    Checked whole before anything is loaded: a mapping may only name keys
+    the file has, every new key is a non-empty str (or None: dropped), and
+    no two keys may end up with the same name.
+    """
+    if isinstance(rename, Mapping):
+        unknown = [k for k in rename if k not in arrays]
+        if unknown:
+            hint = did_you_mean(str(unknown[0]), [str(k) for k in arrays])
+            raise ValueError(
+                f"rename names {len(unknown)} key{'s' if len(unknown) != 1 else ''}"
+                f" that {name!r} does not hold: {examples(unknown)}"
+                + (f" ({hint})" if hint else "") + "; the keys are those "
+                "mp.inspect_checkpoint lists (export files without their "
+                "arg:/aux: prefix); to rename only the keys a file has, pass "
+                "a function, e.g. lambda key: table.get(key, key)")
+        new_of = lambda key: rename.get(key, key)  # noqa: E731
+    elif callable(rename):
+        new_of = rename
+    else:
+        raise TypeError(f"rename must be a mapping {{file key: path}} or a "
+                        f"function key -> path (None drops the key), got "
+                        f"{type(rename).__name__}")
+    out, new_origin, by_rename, dropped, source = {}, {}, {}, [], {}
+    for key, array in arrays.items():
+        new = new_of(key)
+        if new is None:
+            dropped.append(origin[key])
+            continue
+        if not isinstance(new, str):
+            raise TypeError(f"rename gave {type(new).__name__} {new!r} for "
+                            f"the key {key!r}; give a path (str), or None to "
+                            "drop the key")
+        if not new:
+            raise ValueError(f"rename gave an empty path for the key {key!r}; "
+                             "give None to drop a key")
+        if new in source:
+            raise ValueError(f"rename gives the path {new!r} to two keys of "
+                             f"{name!r}, {source[new]!r} and {key!r}; a path "
+                             "takes the value of one key")
+        source[new] = key
+        out[new] = array
+        new_origin[new] = origin[key]
+        if new != key:
+            by_rename[origin[key]] = new
+    return out, new_origin, by_rename, dropped
 
 
 class _Plan(NamedTuple):
@@ -153,7 +268,9 @@ def _plan(keys: dict, arrays: dict, sites: dict) -> _Plan:
     return _plan_by_names(keys, {k: a.shape for k, a in arrays.items()}, sites)
 
 
-def _same(a: numpy.ndarray, b: numpy.ndarray) -> bool:
+def _same(a, b) -> bool:
+    if a is b:  # a tied path a safetensors file stores once
+        return True
     return (a.shape == b.shape and a.dtype == b.dtype
             and not difference(a, b)[1])
 
@@ -213,15 +330,24 @@ def _array_for(param: gluon.Parameter, value: numpy.ndarray):
     return make(value, dtype=value.dtype)
 
 
-def load(block: gluon.Block, file, *, strict: bool = True) -> LoadReport:
+def load(block: gluon.Block, file, *, strict: bool = True,
+         rename: Rename = None) -> LoadReport:
     """Load a checkpoint into ``block``; all or nothing.
 
     Reads :func:`save` files, Gluon's ``save_parameters`` files of MXNet
-    1.x (numpy and nd mode) and 2.x (``.npz``), and ``export`` parameter
-    files (``arg:``/``aux:`` keys).  Keys that are MXNet 1.x global names
-    (``dense0_weight``) are mapped to structural paths when the mapping is
-    certain (on 1.x: the network's own names; otherwise a unique attribute
-    and shape), and refused otherwise.
+    1.x (numpy and nd mode) and 2.x (``.npz``), ``export`` parameter
+    files (``arg:``/``aux:`` keys) and safetensors files, whichever program
+    wrote them; the format is told by the file's first bytes, not its
+    name.  Keys that are MXNet 1.x global names (``dense0_weight``) are
+    mapped to structural paths when the mapping is certain (on 1.x: the
+    network's own names; otherwise a unique attribute and shape), and
+    refused otherwise.
+
+    ``rename`` maps the file's keys to paths first, for files keyed
+    another way (a PyTorch ``state_dict``): a mapping ``{file key: path}``
+    (keys it does not name stay as they are) or a function ``key -> path``;
+    None for a path drops the key.  Every format takes it; the report
+    lists what was renamed and dropped.
 
     Everything is checked before anything changes: parameters missing from
     the file, keys in the file that the network lacks, shapes and dtypes.
@@ -258,13 +384,31 @@ def load(block: gluon.Block, file, *, strict: bool = True) -> LoadReport:
     Traceback (most recent call last):
     ...
     mxparams.errors.CheckpointError: checkpoint '...mlp.params': cannot load into HybridSequential: missing from the file: '2.weight', '2.bias'. Nothing was loaded; strict=False loads the 4 parameters that match
+
+    A file whose keys name the layers differently:
+
+    >>> import numpy
+    >>> from safetensors.numpy import save_file
+    >>> other = os.path.join(tempfile.mkdtemp(), "other.safetensors")
+    >>> save_file({"fc.weight": numpy.ones((3, 2), "float32"),
+    ...            "fc.bias": numpy.zeros(3, "float32")}, other)
+    >>> layer = nn.HybridSequential()
+    >>> layer.add(nn.Dense(3, in_units=2))
+    >>> print(mp.load(layer, other, rename=lambda key: key.replace("fc.", "0.")))  # doctest: +ELLIPSIS
+    File     ...other.safetensors
+    Loaded   2 of 2 parameters
+    Renamed  2 keys by rename=, e.g. 'fc.bias' -> '0.bias'
     """
     sites = walk(block, "load").sites()
     raw = files.read(file)
     name = raw.path
-    keys = _strip_export_prefixes(name, raw.arrays)
-    arrays = {short: raw.arrays[k] for short, k in keys.items()}
-    plan = _plan(keys, arrays, sites)
+    arrays, origin = _view(raw)
+    by_rename: dict[str, str] = {}
+    dropped: list[str] = []
+    if rename is not None:
+        arrays, origin, by_rename, dropped = _renamed(name, arrays, origin,
+                                                      rename)
+    plan = _plan(origin, arrays, sites)
 
     # Everything is checked from the file's headers (and, for tied paths
     # the file holds twice, their values) before anything changes.
@@ -287,7 +431,8 @@ def load(block: gluon.Block, file, *, strict: bool = True) -> LoadReport:
             continue
         value = arrays[key]
         dtype = _compat.dtype_name(param)
-        label = path_ if key == path_ else f"{path_} (file key {key!r})"
+        file_key = origin[key] if origin[key] in by_rename else key
+        label = path_ if file_key == path_ else f"{path_} (file key {file_key!r})"
         if not shapes_agree(site.shape, value.shape):
             refuse(path_, f"shape {fmt_shape(tuple(value.shape))} in the file, "
                           f"{fmt_shape(site.shape)} in the network", label)
@@ -301,31 +446,43 @@ def load(block: gluon.Block, file, *, strict: bool = True) -> LoadReport:
         refuse(path_, f"tied to {first!r} in the network, but the file holds "
                       "another value here")
     for key in plan.unexpected:
-        refuse(keys[key], "in the file, not in the network")
+        if origin[key] in by_rename:  # the report also says where it came from
+            refuse(f"{key} (file key {origin[key]!r})",
+                   "in the file, not in the network", key)
+        else:
+            refuse(origin[key], "in the file, not in the network")
     for key in plan.ambiguous:
-        refuse(keys[key], "in the file; its attribute and shape fit several "
-                          "parameters")
+        refuse(origin[key], "in the file; its attribute and shape fit several "
+                            "parameters")
 
     if strict and problems:
         error = (CheckpointShapeMismatch if any(r.startswith("shape ") for r in problems)
                  else CheckpointError)
-        raise error(name, _refusal(block, problems, plan, len(good)))
+        raise error(name, _refusal(block, problems, plan, len(good),
+                                   foreign=bool(arrays) and not plan.chosen
+                                   and not plan.ambiguous))
     # Parameters without data get arrays made from the file's values now,
     # so that nothing the checks can foresee fails once copying has begun.
     ready = [(path_, param, value, None if _compat.is_initialized(param)
-              else _array_for(param, value)) for path_, param, value in good]
+              else _array_for(param, files.materialize(value)))
+             for path_, param, value in good]
     # In-place writes are an error inside autograd.record() (compatibility §6).
     with autograd.pause():
         for _, param, value, made in ready:
             if made is None:
-                _compat.copy_into(param, value)
+                # One tensor of a safetensors file is read at a time.
+                _compat.copy_into(param, files.materialize(value))
             else:
                 _compat.load_init(param, made)
+    renamed = dict(by_rename)
+    renamed.update(plan.renamed)
     return LoadReport(name, raw.format, [p for p, *_ in ready], skipped,
-                      plan.renamed, sum(s.first == p for p, s in sites.items()))
+                      renamed, sum(s.first == p for p, s in sites.items()),
+                      by_rename, dropped)
 
 
-def _refusal(block, problems: dict, plan: _Plan, matching: int) -> str:
+def _refusal(block, problems: dict, plan: _Plan, matching: int,
+             foreign: bool = False) -> str:
     parts = [f"{reason}: {examples(names)}" for reason, names in problems.items()]
     text = f"cannot load into {type(block).__name__}: " + "; ".join(parts) + "."
     if plan.ambiguous:
@@ -336,6 +493,10 @@ def _refusal(block, problems: dict, plan: _Plan, matching: int) -> str:
                  "Load it with MXNet 1.x into the network built the same way in "
                  "a fresh process (the names then match) and re-save it with "
                  "mp.save.")
+    elif foreign:
+        text += (" No key of the file is a path of this network: for a file "
+                 "keyed another way (another framework's names), map its keys "
+                 "to paths with rename= (docs/checkpoints.md).")
     which = "parameter that matches" if matching == 1 else "parameters that match"
     return text + f" Nothing was loaded; strict=False loads the {matching} {which}"
 
@@ -375,9 +536,16 @@ class Inspection(Tabular):
         self.file = raw.path
         self.format = raw.format
         self.size = raw.size
+        #: A safetensors file's metadata (text to text; {} for MXNet's formats).
+        self.metadata: dict[str, str] = dict(raw.metadata)
+        #: Paths a safetensors file stores once: {stored key: [other paths]}.
+        self.tied: dict[str, list[str]] = {}
+        for alias, key in raw.aliases.items():
+            self.tied.setdefault(key, []).append(alias)
         self.entries: list[FileArray] = []
         for key, array in raw.arrays.items():
-            self.entries.append(_entry(key, array))
+            # One tensor at a time: a safetensors tensor is read here.
+            self.entries.append(_entry(key, files.materialize(array)))
             if progress is not None:
                 progress(array.nbytes)
         self.elements = sum(e.elements for e in self.entries)
@@ -400,6 +568,18 @@ class Inspection(Tabular):
                              f"{self.elements:,} elements"),
                   ("Data", fmt_bytes(self.nbytes)),
                   ("File size", fmt_bytes(self.size))]
+        if self.tied:
+            pairs = [f"{alias!r} -> {key!r}" for key, aliases in self.tied.items()
+                     for alias in aliases]
+            footer.append(("Tied", f"{len(pairs)} path{'s' if len(pairs) != 1 else ''}"
+                                   " stored under another: " + ", ".join(pairs[:4])
+                                   + (", ..." if len(pairs) > 4 else "")))
+        shown = {k: v for k, v in sorted(self.metadata.items())
+                 if k != files.META_TIED}
+        if shown:
+            footer.append(("Metadata", ", ".join(
+                f"{k}={v if len(v) <= 60 else v[:57] + '...'}"
+                for k, v in shown.items())))
         return Table(columns, rows, footer)
 
     def to_dict(self) -> dict:
@@ -407,6 +587,7 @@ class Inspection(Tabular):
         num = json_number
         return {"file": self.file, "format": self.format, "size": self.size,
                 "elements": self.elements, "bytes": self.nbytes,
+                "metadata": self.metadata, "tied": self.tied,
                 "arrays": [{"path": e.key, "shape": list(e.shape),
                             "dtype": e.dtype, "elements": e.elements,
                             "bytes": e.nbytes, "min": num(e.min),
@@ -418,10 +599,13 @@ def inspect_checkpoint(file, *, progress: files.Progress | None = None
                        ) -> Inspection:
     """A table of the arrays in a checkpoint file, like ``summary`` for a net.
 
-    Any format :func:`load` reads; one row per array in file order: path
-    (the file's key), shape, dtype, elements, bytes, and min/max/mean
-    computed in float64.  The file is read through a memory map, array by
-    array; ``progress(n)`` is called with each array's size in bytes.
+    Any format :func:`load` reads; one row per array in file order (for
+    safetensors, which keeps no order, natural order: '2.weight' before
+    '10.weight'): path (the file's key), shape, dtype, elements, bytes,
+    and min/max/mean computed in float64.  The file is read through a
+    memory map, array by array; ``progress(n)`` is called with each
+    array's size in bytes.  A safetensors file's metadata and the paths it
+    stores once for tied parameters are in ``metadata`` and ``tied``.
 
     >>> import os, tempfile
     >>> import mxparams as mp
@@ -442,6 +626,11 @@ def inspect_checkpoint(file, *, progress: files.Progress | None = None
     Arrays     2 arrays, 8 elements
     Data       32 bytes
     File size  162 bytes
+    >>> st_path = os.path.join(os.path.dirname(path), "dense.safetensors")
+    >>> mp.save(layer, st_path)
+    >>> info = mp.inspect_checkpoint(st_path)
+    >>> [e.key for e in info.entries], sorted(info.metadata), info.tied
+    (['bias', 'weight'], ['mxparams', 'mxparams.array_mode', 'mxparams.keys', 'mxparams.mxnet'], {})
     """
     return Inspection(files.read(file), progress)
 
@@ -454,9 +643,9 @@ inspect = inspect_checkpoint
 # -- comparing and converting files (the command line) --------------------
 
 def normalized(raw: files.RawCheckpoint) -> dict:
-    """{key without 'arg:'/'aux:': array} of a file."""
-    keys = _strip_export_prefixes(raw.path, raw.arrays)
-    return {short: raw.arrays[k] for short, k in keys.items()}
+    """{key: array} of a file as a load sees it: without 'arg:'/'aux:', and
+    with the tied paths a safetensors file stores once."""
+    return _view(raw)[0]
 
 
 def json_number(x: float | None):
@@ -537,13 +726,68 @@ def _describe(array: numpy.ndarray) -> str:
     return f"{fmt_shape(tuple(array.shape))} {array.dtype.name}"
 
 
-def convert(src, dst, *, progress: files.Progress | None = None
-            ) -> files.RawCheckpoint:
-    """Re-write any readable checkpoint in the portable format; returns the input.
+class Conversion(NamedTuple):
+    """What :func:`convert` did."""
+    source: files.RawCheckpoint
+    arrays: int   # arrays written
+    format: str   # the format written (as ``inspect`` names it)
 
-    ``arg:``/``aux:`` prefixes of export files are dropped (the keys of
-    ``save_parameters``); other keys are kept as they are.
+
+def convert(src, dst, *, format: str | None = None,
+            progress: files.Progress | None = None) -> Conversion:
+    """Re-write any readable checkpoint as MXNet's portable format or safetensors.
+
+    The format is chosen as by :func:`save` (by the name of ``dst``, or
+    ``format=``).  ``arg:``/``aux:`` prefixes of export files are dropped
+    (the keys of ``save_parameters``); other keys are kept as they are, and
+    a safetensors output records in its metadata what they are (structural
+    paths, or MXNet 1.x global names that :func:`load` maps later).  The
+    tied paths of a safetensors input stay tied in a safetensors output and
+    are stored under each path in MXNet's format.
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> from mxparams.checkpoint import convert
+    >>> layer = nn.Dense(2, in_units=3)
+    >>> layer.initialize()
+    >>> folder = tempfile.mkdtemp()
+    >>> mp.save(layer, os.path.join(folder, "dense.params"))
+    >>> done = convert(os.path.join(folder, "dense.params"),
+    ...                os.path.join(folder, "dense.safetensors"))
+    >>> done.arrays, done.format.split(" (")[0]
+    (2, 'safetensors')
+    >>> meta = mp.inspect_checkpoint(os.path.join(folder, "dense.safetensors")).metadata
+    >>> meta["mxparams.keys"].split(" (")[0], meta["mxparams.converted_from"].split(" (")[0]
+    ('as in the source file', 'MXNet NDArray list')
     """
+    fmt = files.choose_format(dst, format)
     raw = files.read(src)
-    files.write(dst, normalized(raw), progress)
-    return raw
+    arrays = normalized(raw)
+    if fmt == "mxnet":
+        files.write(dst, arrays, progress)
+        return Conversion(raw, len(arrays), files.MXNET)
+    stored = {k: v for k, v in arrays.items() if k not in raw.aliases}
+    metadata = {files.META_WRITER: _version(), files.META_SOURCE: raw.format,
+                files.META_KEYS: raw.metadata.get(files.META_KEYS)
+                or _keys_kind(list(stored))}
+    tied: dict[str, list[str]] = {}
+    for alias, key in raw.aliases.items():
+        tied.setdefault(key, []).append(alias)
+    if tied:
+        metadata[files.META_TIED] = json.dumps(tied, separators=(",", ":"))
+    files.write(dst, stored, progress, format=fmt, metadata=metadata)
+    return Conversion(raw, len(stored), files.SAFETENSORS)
+
+
+def _version() -> str:
+    from . import __version__  # the package is fully imported by now
+    return __version__
+
+
+def _keys_kind(keys: list) -> str:
+    """What the keys of a converted file are, for its metadata."""
+    if keys and all("." not in k and _compat.split_global_name(k) is not None
+                    for k in keys):
+        return files.KEYS_NAMES
+    return files.KEYS_SOURCE

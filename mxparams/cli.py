@@ -16,6 +16,8 @@ examples:
   mxparams inspect model.params              # arrays of a checkpoint file
   mxparams diff old.params new.params        # exit 0 if equal, 1 if different
   mxparams convert exported-0000.params portable.params
+  mxparams convert model.params model.safetensors   # for other frameworks
+  mxparams convert model.safetensors model.params   # for MXNet's load_parameters
 """
 
 #: Files larger than this get a progress bar (on a terminal only).
@@ -113,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         for file in files:
             p.add_argument(file, help="a parameter file (mp.save, "
-                                      "save_parameters or export, any MXNet)")
+                                      "save_parameters or export of any "
+                                      "MXNet, or safetensors)")
         p.add_argument("--json", action="store_true",
                        help="print JSON instead of text")
         return p
@@ -125,8 +128,14 @@ def _parser() -> argparse.ArgumentParser:
     file_command("diff", "differences between two checkpoint files (exit 0 "
                          "when equal, 1 when different)", "a", "b")
     p = file_command("convert", "re-write a checkpoint in the portable format "
-                                "that MXNet 1.x and 2.x both load", "input")
-    p.add_argument("output", help="the file to write (replaced atomically)")
+                                "that MXNet 1.x and 2.x both load, or as "
+                                "safetensors", "input")
+    p.add_argument("output", help="the file to write (replaced atomically); "
+                                  "a name ending in .safetensors gets "
+                                  "safetensors")
+    p.add_argument("--format", choices=["mxnet", "safetensors"], default=None,
+                   help="the output format, whatever the output's name "
+                        "(default: safetensors for *.safetensors, else mxnet)")
     return parser
 
 
@@ -173,15 +182,16 @@ def _checkpoint_command(args) -> int:
         print(_json(result.to_dict()) if args.json else result)
         return 0 if result.equal else 1
     with _progress(args.input) as progress:
-        raw = checkpoint.convert(args.input, args.output, progress=progress)
-    n = len(raw.arrays)
+        done = checkpoint.convert(args.input, args.output, format=args.format,
+                                  progress=progress)
+    raw, n = done.source, done.arrays
     if args.json:
         print(_json({"input": raw.path, "input_format": raw.format,
-                     "output": args.output, "output_format": files.MXNET,
+                     "output": args.output, "output_format": done.format,
                      "arrays": n}))
     else:
         print(f"wrote {args.output}: {n} array{'s' if n != 1 else ''}, "
-              f"{files.MXNET}\nread {raw.path}: {raw.format}")
+              f"{done.format}\nread {raw.path}: {raw.format}")
     return 0
 
 

@@ -64,3 +64,43 @@ def same(a, b):
     return (list(a) == list(b)
             and all(a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
                     and a[k].tobytes() == b[k].tobytes() for k in a))
+
+
+def resnet18(mode="np"):
+    """The model zoo's resnet18_v1 with fixed values in every parameter.
+
+    Built by ``_zoo.build`` (zeros, one forward pass: every shape known),
+    then each parameter, in Gluon's order, is filled from its own
+    ``numpy.random.RandomState(i)``: small binary fractions, and positive
+    scales and variances for BatchNorm, so the outputs are neither zero
+    nor huge.  The same on every version and mode.
+    """
+    import mxnet as mx
+    from mxparams import _zoo
+    net = _zoo.build("resnet18_v1", mode)
+    make = mx.np.array if mode == "np" else mx.nd.array
+    for i, (path, param) in enumerate(net._collect_params_with_prefix().items()):
+        rng = numpy.random.RandomState(i)
+        shape = param.data().shape
+        draw = rng.randint(-64, 65, size=shape) / 1024
+        if path.endswith(("running_var", "gamma")):
+            draw = 1 + numpy.abs(draw)
+        # Through an MXNet array: after the forward pass oneDNN keeps some
+        # convolution weights in its own layout, which a copy from a numpy
+        # array refuses ("can't generate TBlob for oneDNN data").
+        param.data()[:] = make(draw.astype(numpy.float32))
+    return net
+
+
+def resnet_input():
+    """Two images of 3x224x224, multiples of 1/256 in [0, 1)."""
+    rng = numpy.random.RandomState(1)
+    return (rng.randint(0, 256, size=(2, 3, 224, 224)) / 256).astype(numpy.float32)
+
+
+def resnet_output(net, x):
+    """The network's output on numpy input ``x`` (inference), as numpy."""
+    import mxnet as mx
+    from mxparams import _compat
+    array = mx.np.array(x) if _compat.current_mode() == "np" else mx.nd.array(x)
+    return net(array).asnumpy()

@@ -437,14 +437,18 @@ def test_paths_may_be_bytes_as_for_open(tmp_path):
         mp.save(net, 3)
 
 
-def test_a_read_only_target_is_refused_and_a_mode_is_kept(tmp_path):
+# The safetensors package writes its file itself (with mode 0600): the
+# same atomic machinery must still give the target the chosen mode.
+@pytest.mark.parametrize("suffix", [".params", ".safetensors"])
+def test_a_read_only_target_is_refused_and_a_mode_is_kept(tmp_path, suffix):
     net = fill(compat_net())
-    kept = tmp_path / "kept.params"
+    kept = tmp_path / f"kept{suffix}"
     kept.write_bytes(b"old")
     kept.chmod(0o640)
     mp.save(net, kept)
     assert kept.stat().st_mode & 0o777 == 0o640
-    locked = tmp_path / "locked.params"
+    assert same(_loaded(kept), expected())
+    locked = tmp_path / f"locked{suffix}"
     locked.write_bytes(b"precious")
     locked.chmod(0o444)
     with pytest.raises(mp.CheckpointError, match="the file is read-only"):

@@ -2,7 +2,9 @@
 
 Seeded mutations (truncations, flipped bytes, overwritten header fields,
 inserted and deleted bytes) of real files of each format: MXNet's
-NDArray list (portable and "np shape"), 2.0's npz, and a 1.x export.
+NDArray list (portable and "np shape"), 2.0's npz, a 1.x export, and
+safetensors (mp.save's; the safetensors package parses it and its errors,
+a panic of its Rust code included, must become CheckpointError).
 Loading either succeeds (a flipped data byte is just another value) or
 raises CheckpointError with every parameter bit-identical to before.
 """
@@ -19,8 +21,9 @@ from ckpt_common import compat_net, fill, same, values
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
 BASES = ["1.9.1-mp_save.params", "1.9.1-save_parameters-np.params",
-         "2.0.0b1-save_parameters-np.params", "1.9.1-export-0000.params"]
-CASES = 1000  # per base file and mode: 4,000 files
+         "2.0.0b1-save_parameters-np.params", "1.9.1-export-0000.params",
+         "2.0.0b1-mp_save.safetensors"]
+CASES = 1000  # per base file and mode: 5,000 files
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:

@@ -34,7 +34,8 @@ OTHER = next(v for v in VERSIONS if v != THIS)
 COMPAT_FILES = ["1.9.1-mp_save.params", "1.9.1-save_parameters-np.params",
                 "1.9.1-save_parameters-nd.params", "1.9.1-export-0000.params",
                 "2.0.0b1-mp_save.params", "2.0.0b1-save_parameters-np.params",
-                "2.0.0b1-export-0000.params"]
+                "2.0.0b1-export-0000.params", "1.9.1-mp_save.safetensors",
+                "2.0.0b1-mp_save.safetensors"]
 
 
 def test_the_fixtures_are_all_there():
