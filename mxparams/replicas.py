@@ -10,6 +10,7 @@ from . import _arrays, _compat
 from ._table import Column, Table, Tabular, fmt_float, fmt_int
 from .errors import ReplicaMismatch
 from .params import Select
+from .workers import WorkerReport, check_workers
 
 
 class ReplicaRow(NamedTuple):
@@ -68,9 +69,18 @@ class ReplicaReport(Tabular):
 
 
 
-def check_replicas(block: gluon.Block, *, select: Select = None,
-                   grads: bool = False, raise_error: bool = False) -> ReplicaReport:
+def check_replicas(block: gluon.Block, *, kvstore=None, select: Select = None,
+                   grads: bool = False, raise_error: bool = False,
+                   values: bool = True) -> ReplicaReport | WorkerReport:
     """Report every parameter whose copies on different devices differ.
+
+    With ``kvstore=kv`` (the KVStore object the workers of a data-parallel
+    job train through) it compares the workers instead: every worker calls
+    it at the same point and gets the same :class:`WorkerReport`, which
+    names each path whose values, shape or presence differ from rank 0's,
+    with the largest absolute difference.  ``values=False`` exchanges only
+    fingerprints (the report then says "differs" without measuring); see
+    docs/workers.md for what is exchanged, and for ``dist_async``.
 
     Data-parallel training keeps one copy of each parameter per device
     (``initialize(ctx=[mx.cpu(0), mx.cpu(1)])``) and relies on the copies
@@ -100,6 +110,15 @@ def check_replicas(block: gluon.Block, *, select: Select = None,
     =====================================================
     Compared  2 arrays with copies on several devices
     """
+    if not isinstance(values, bool):
+        raise TypeError(f"mp.check_replicas: values must be True or False, "
+                        f"got {type(values).__name__} {values!r}")
+    if kvstore is not None:
+        return check_workers(block, kvstore, select, grads, raise_error, values)
+    if not values:
+        raise ValueError("mp.check_replicas: values=False only applies with "
+                         "kvstore= (copies on the devices of one process are "
+                         "always compared value by value)")
     found = _arrays.entries(block, select, grads, "check_replicas")
     done: dict[tuple[str, str], list[tuple]] = {}
     rows, compared = [], 0
