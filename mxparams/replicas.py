@@ -109,6 +109,12 @@ def check_replicas(block: gluon.Block, *, kvstore=None, select: Select = None,
     bias  data  cpu(0) vs cpu(1)           0.5     2 of 2
     =====================================================
     Compared  2 arrays with copies on several devices
+
+    Across workers, each calls it with the kvstore it trains through; in
+    a single process (a ``'local'`` kvstore) there is no other worker:
+
+    >>> print(mp.check_replicas(layer, kvstore=mx.kv.create("local")))
+    Only one worker: nothing to compare (2 arrays)
     """
     if not isinstance(values, bool):
         raise TypeError(f"mp.check_replicas: values must be True or False, "

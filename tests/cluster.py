@@ -15,7 +15,10 @@ cluster: when it passes, or when anything goes wrong, every process group
 the launcher started is killed (SIGKILL) in a ``finally`` block, so no
 process outlives the call.  A worker that exits with an error makes the
 others wait in the kvstore's barriers; the launcher then kills the
-cluster at once instead of waiting for the time limit.
+cluster at once instead of waiting for the time limit.  (A Python worker
+that raises does not exit by itself: at exit MXNet's kvstore waits for
+every other worker, so worker programs leave with ``os._exit(1)`` on
+failure, as tests/cluster_scenarios.py does.)
 """
 from __future__ import annotations
 
@@ -49,6 +52,10 @@ class Worker:
             raise AssertionError(f"worker {self.index} printed no result; "
                                  f"stderr:\n{self.stderr[-3000:]}")
         return json.loads(lines[-1])
+
+
+#: Process ids of the last cluster, for tests of the launcher itself.
+LAST_PIDS: list[int] = []
 
 
 class ClusterError(AssertionError):
@@ -101,6 +108,7 @@ def run_cluster(script: str | Path, *args: str, workers: int = 2,
                                 env=_env(role, port, workers, servers, env or {}),
                                 start_new_session=True)
         procs.append((name, proc, out, err))
+        LAST_PIDS.append(proc.pid)
         return proc
 
     def read(f) -> str:
@@ -116,6 +124,7 @@ def run_cluster(script: str | Path, *args: str, workers: int = 2,
         return "\n".join(parts)
 
     deadline = time.monotonic() + time_limit
+    LAST_PIDS.clear()
     try:
         start("scheduler", "scheduler", [sys.executable, "-c", "import mxnet"])
         for i in range(servers):

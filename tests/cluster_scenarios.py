@@ -1,10 +1,13 @@
 """Worker programs for tests/test_workers.py: ``python cluster_scenarios.py NAME``.
 
 Run by every worker of a cluster that tests/cluster.py starts; each prints
-one JSON object (its rank and what it saw) as its last line of stdout.
+one JSON object (its rank and what it saw) as its last line of stdout.  A
+worker that fails exits at once with status 1 (see ``main``).
 """
 import json
+import os
 import sys
+import traceback
 
 import mxnet as mx
 from mxnet import autograd, gluon, np, npx
@@ -80,6 +83,7 @@ def changed(kv):
     except mp.ShapeMismatch as err:
         refused = str(err)
     return {"found": str(found), "rows": [list(r)[:8] for r in found.rows],
+            "bias": net[2].bias.data().asnumpy().tolist(),
             "fingerprints": str(fingerprints), "raised": raised,
             "shapes": str(shapes), "missing": str(missing), "refused": refused}
 
@@ -120,15 +124,39 @@ def asynchronous(kv):
             "after": str(after), "bias": net[0].bias.data().asnumpy()[:3].tolist()}
 
 
+def failing(kv):
+    """Rank 1 fails; rank 0 is left waiting in the kvstore's barrier."""
+    if kv.rank == 1:
+        raise SystemExit(3)
+    mp.check_replicas(small_net(), kvstore=kv)
+    return {}
+
+
+def hanging(kv):
+    """Never returns: the launcher's time limit ends it."""
+    import time
+    while True:
+        time.sleep(1)
+
+
 SCENARIOS = {"identical": identical, "changed": changed, "training": training,
-             "asynchronous": asynchronous}
+             "asynchronous": asynchronous, "failing": failing,
+             "hanging": hanging}
 
 
 def main():
     name = sys.argv[1]
     npx.set_np()
     kv = mx.kv.create("dist_async" if name == "asynchronous" else "dist_sync")
-    result = SCENARIOS[name](kv)
+    try:
+        result = SCENARIOS[name](kv)
+    except BaseException:
+        # A worker that exits normally waits for every other worker in
+        # MXNet's kvstore finalization, so a failure would hang the
+        # cluster: leave at once instead and let the launcher stop it.
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
     result["rank"] = kv.rank
     print(json.dumps(result), flush=True)
 
