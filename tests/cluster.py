@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -62,10 +63,37 @@ class ClusterError(AssertionError):
     """The cluster failed or ran out of time; the message has every log tail."""
 
 
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range")
+                        .read_text().split())
+        return range(low, high + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port for the scheduler, outside the ephemeral range.
+
+    Every other node binds a port the system picks from the ephemeral
+    range while the cluster starts; a port taken from that range and
+    released (``bind(0)``) may be handed to one of them before the
+    scheduler binds it, and ps-lite then fails ("Check failed:
+    is_scheduler_" in a server, "init N first").
+    """
+    ephemeral = _ephemeral_ports()
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32768)
+        if port in ephemeral:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise ClusterError("no free port for the scheduler between 20000 and 32767")
 
 
 def _env(role: str, port: int, workers: int, servers: int, extra: dict) -> dict:
