@@ -13,8 +13,10 @@ Every process gets its own process group and a private output file (a
 full pipe would block it).  There is a hard time limit for the whole
 cluster: when it passes, or when anything goes wrong, every process group
 the launcher started is killed (SIGKILL) in a ``finally`` block, so no
-process outlives the call.  A worker that exits with an error makes the
-others wait in the kvstore's barriers; the launcher then kills the
+process outlives the call.  On Linux the kernel also kills each of them
+if the launcher dies first (``PR_SET_PDEATHSIG``), as a launcher killed
+with SIGKILL runs no ``finally``.  A worker that exits with an error makes
+the others wait in the kvstore's barriers; the launcher then kills the
 cluster at once instead of waiting for the time limit.  (A Python worker
 that raises does not exit by itself: at exit MXNet's kvstore waits for
 every other worker, so worker programs leave with ``os._exit(1)`` on
@@ -22,6 +24,7 @@ failure, as tests/cluster_scenarios.py does.)
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
@@ -96,6 +99,20 @@ def free_port() -> int:
     raise ClusterError("no free port for the scheduler between 20000 and 32767")
 
 
+def _die_with(parent: int):
+    """For ``preexec_fn``: the child gets SIGKILL when ``parent`` (the
+    launcher's thread) dies; a child whose parent is already gone leaves."""
+    def set_up() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:
+            os._exit(1)
+    return set_up
+
+
 def _env(role: str, port: int, workers: int, servers: int, extra: dict) -> dict:
     env = dict(os.environ)
     env.update({
@@ -134,7 +151,8 @@ def run_cluster(script: str | Path, *args: str, workers: int = 2,
         err = open(Path(tmp.name) / f"{name}.err", "w+")
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 env=_env(role, port, workers, servers, env or {}),
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=_die_with(os.getpid()))
         procs.append((name, proc, out, err))
         LAST_PIDS.append(proc.pid)
         return proc

@@ -6,7 +6,10 @@ tests/cluster_scenarios.py on every worker; each takes a few seconds.  They
 run in numpy mode only: the worker programs choose their own mode, so a
 second run in legacy nd mode would repeat the same cluster.
 """
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -161,9 +164,55 @@ def test_the_launcher_stops_the_cluster_when_a_worker_fails():
 
 @np_only
 def test_the_launcher_kills_everything_at_its_time_limit():
-    with pytest.raises(cluster.ClusterError, match=r"ran out of time \(8 s\)"):
-        cluster.run_cluster(SCENARIOS, "hanging", time_limit=8)
+    with pytest.raises(cluster.ClusterError, match=r"ran out of time \(4 s\)"):
+        cluster.run_cluster(SCENARIOS, "hanging", time_limit=4)
     assert_all_gone()
+
+
+LAUNCHER = """
+import json, sys, threading, time
+import cluster
+
+def tell():
+    while len(cluster.LAST_PIDS) < 4:
+        time.sleep(0.05)
+    with open(sys.argv[1], "w") as f:
+        json.dump(cluster.LAST_PIDS, f)
+
+threading.Thread(target=tell, daemon=True).start()
+cluster.run_cluster(sys.argv[2], "hanging", time_limit=60)
+"""
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait for a reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@np_only
+def test_a_launcher_killed_outright_takes_its_cluster_with_it(tmp_path):
+    told = tmp_path / "pids.json"
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(told),
+                                 str(SCENARIOS)], cwd=Path(__file__).parent)
+    try:
+        deadline = time.monotonic() + 30
+        while not told.exists() or not told.read_text():
+            assert launcher.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        pids = json.loads(told.read_text())
+        assert len(pids) == 4 and all(running(pid) for pid in pids)
+        time.sleep(1)  # the cluster is starting up
+    finally:
+        launcher.kill()  # SIGKILL: no finally block runs in the launcher
+        launcher.wait()
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in pids)
 
 
 # --- in one process ------------------------------------------------------------
