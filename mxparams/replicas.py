@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import mxnet as mx
 import numpy
 from mxnet import gluon
 
@@ -69,9 +70,9 @@ class ReplicaReport(Tabular):
 
 
 
-def check_replicas(block: gluon.Block, *, kvstore=None, select: Select = None,
-                   grads: bool = False, raise_error: bool = False,
-                   values: bool = True) -> ReplicaReport | WorkerReport:
+def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
+                   select: Select = None, grads: bool = False,
+                   raise_error: bool = False, values: bool = True) -> ReplicaReport | WorkerReport:
     """Report every parameter whose copies on different devices differ.
 
     With ``kvstore=kv`` (the KVStore object the workers of a data-parallel
@@ -80,7 +81,8 @@ def check_replicas(block: gluon.Block, *, kvstore=None, select: Select = None,
     names each path whose values, shape or presence differ from rank 0's,
     with the largest absolute difference.  ``values=False`` exchanges only
     fingerprints (the report then says "differs" without measuring); see
-    docs/workers.md for what is exchanged, and for ``dist_async``.
+    docs/workers.md for what is exchanged, for ``dist_async``, and for the
+    few optimizers on the servers that make it raise ``RuntimeError``.
 
     Data-parallel training keeps one copy of each parameter per device
     (``initialize(ctx=[mx.cpu(0), mx.cpu(1)])``) and relies on the copies

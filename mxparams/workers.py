@@ -16,11 +16,15 @@ Two channels, both measured on MXNet 1.9.1 and 2.0.0b1 (docs/workers.md):
   to a fresh key initialised to zero and pulls the result.  Without an
   optimizer on the servers it is the exact sum; with one (a Trainer with
   ``update_on_kvstore``) it is one optimizer step from a zero weight,
-  which is nonzero exactly where some rank pushed a one for SGD, NAG,
-  Adam, RMSProp, AdaGrad, AdaDelta, Signum and LAMB.  Only which slots
-  are nonzero is read, so it carries bits, exactly, through either.
-  ``dist_sync`` only: in ``dist_async`` a push reaches a server that has
-  no optimizer yet as a fatal error of the server.
+  which is nonzero exactly where some rank pushed a one for most
+  optimizers (measured: SGD, NAG, Adam, RMSProp, AdaGrad, AdaDelta,
+  Signum, LAMB, Nadam, FTML, DCASGD, LARS, FTRL).  Only which slots are
+  nonzero is read, so it carries bits, exactly, through either.  Each
+  push carries a one per rank and a zero that must come back so; when
+  they do not (a learning rate of 0, SGLD, Adamax on 1.9.1), every rank
+  raises the same ``RuntimeError``.  ``dist_sync`` only: in
+  ``dist_async`` a push reaches a server that has no optimizer yet as a
+  fatal error of the server.
 """
 from __future__ import annotations
 
@@ -127,8 +131,8 @@ def _nd(values: numpy.ndarray):
 class _Exchange:
     """The two channels on a list of fresh keys, used in order."""
 
-    def __init__(self, kv, keys: list[int]):
-        self.kv, self._keys = kv, iter(keys)
+    def __init__(self, kv, keys: list[int], func: str):
+        self.kv, self._keys, self.func = kv, iter(keys), func
         self.rank, self.workers = kv.rank, kv.num_workers
 
     def broadcast(self, values: numpy.ndarray | None, size: int) -> numpy.ndarray:
@@ -145,8 +149,7 @@ class _Exchange:
     def push_pull(self, vector: numpy.ndarray) -> numpy.ndarray:
         """Push ``vector`` to a fresh zero key on every rank; what comes back.
 
-        Each rank writes its own slots and leaves the others zero.  The
-        servers' sum of the pushes when they run no optimizer, else one
+        The servers' sum of the pushes when they run no optimizer, else one
         optimizer step from a zero weight (dist_sync only).
         """
         key = next(self._keys)
@@ -157,9 +160,37 @@ class _Exchange:
         self.kv.pull(key, out=out)
         return out.asnumpy()[:vector.size]
 
+    def flags(self, vector: numpy.ndarray) -> tuple[numpy.ndarray, bool]:
+        """``push_pull`` of ``vector`` (each rank writes its own slots),
+        checked: what came back for ``vector``, and whether the servers
+        summed.
+
+        ``workers + 1`` slots are appended: rank r pushes a one in slot r,
+        nobody in the last.  Every worker pulls the same values, so every
+        worker sees alike whether each one came back nonzero and the zero
+        stayed zero, as the flags need, and all raise a ``RuntimeError``
+        together if not.
+        """
+        n, w = vector.size, self.workers
+        full = numpy.zeros(n + w + 1, numpy.float32)
+        full[:n] = vector
+        full[n + self.rank] = 1
+        got = self.push_pull(full)
+        ones, zero = got[n:n + w], got[n + w]
+        if not (numpy.isfinite(ones).all() and (ones != 0).all() and zero == 0):
+            raise RuntimeError(
+                f"mp.{self.func}: the kvstore's servers run an optimizer that "
+                f"does not carry flags: a pushed 1 came back as "
+                f"{fmt_float(float(ones[0]))}, a 0 as {fmt_float(float(zero))} "
+                "(a learning rate of 0, SGLD's noise, Adamax's 0/0, FTRL's "
+                "threshold do that). Call it before the Trainer's first step, "
+                "train with gluon.Trainer(..., update_on_kvstore=False), or "
+                "use an optimizer listed in docs/workers.md (SGD, Adam, ...)")
+        return got[:n], bool((ones == 1).all())
+
     def bits(self, vector: numpy.ndarray) -> numpy.ndarray:
         """The slots some rank set to 1, through sum or optimizer alike."""
-        return self.push_pull(vector) != 0
+        return self.flags(vector)[0] != 0
 
     def skip(self) -> None:
         """Leave a key unused (every rank skips it alike)."""
@@ -341,8 +372,8 @@ def _elements(shape: list | None) -> int | None:
     return None if shape is None else math.prod(shape)
 
 
-def check_workers(block: gluon.Block, kvstore, select: Select, grads: bool,
-                  raise_error: bool, values: bool) -> WorkerReport:
+def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
+                  grads: bool, raise_error: bool, values: bool) -> WorkerReport:
     """``check_replicas(block, kvstore=...)``; see there."""
     kv = check_kvstore(kvstore, "check_replicas")
     mine = _local_entries(block, select, grads, "check_replicas")
@@ -350,7 +381,7 @@ def check_workers(block: gluon.Block, kvstore, select: Select, grads: bool,
     if workers == 1:
         return WorkerReport((), len(mine), 1, rank, kv.type, True, {}, values)
     keys = _take_keys(kv, CHECK_KEYS, "check_replicas")
-    ex = _Exchange(kv, keys)
+    ex = _Exchange(kv, keys, "check_replicas")
     sync = _is_sync(kv)
     prints: dict[int, bytes] = {}
 
@@ -544,7 +575,8 @@ class SyncReport(Tabular):
 _MEAN_DTYPES = ("float16", "float32")
 
 
-def sync_replicas(block: gluon.Block, *, kvstore, select: Select = None) -> SyncReport:
+def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
+                  select: Select = None) -> SyncReport:
     """Make the selected parameters equal on every worker of ``kvstore``.
 
     Every worker calls it at the same point with the same arguments (like
@@ -579,7 +611,10 @@ def sync_replicas(block: gluon.Block, *, kvstore, select: Select = None) -> Sync
     If the selected paths, shapes or dtypes differ between workers, or a
     selected parameter is not initialized on some worker, every worker
     raises :class:`mp.ShapeMismatch` (with ``dist_async``, the workers
-    that differ from rank 0) and nothing is changed.
+    that differ from rank 0) and nothing is changed.  When the servers run
+    an optimizer that cannot carry the workers' flags (a learning rate of
+    0, SGLD; docs/workers.md), every worker raises ``RuntimeError`` and
+    nothing is changed.
     """
     kv = check_kvstore(kvstore, "sync_replicas")
     entries = _arrays.entries(block, select, False, "sync_replicas")
@@ -597,7 +632,7 @@ def sync_replicas(block: gluon.Block, *, kvstore, select: Select = None) -> Sync
     if workers == 1:
         return SyncReport(rows, "none", 1, kv.type, "")
     keys = _take_keys(kv, SYNC_KEYS, "sync_replicas")
-    ex = _Exchange(kv, keys)
+    ex = _Exchange(kv, keys, "sync_replicas")
     sync = _is_sync(kv)
     blob = json.dumps(structure, separators=(",", ":")).encode()
     ready = all(a is not None for _, a in local)
@@ -609,17 +644,15 @@ def sync_replicas(block: gluon.Block, *, kvstore, select: Select = None) -> Sync
         _to_pieces(digest + total.to_bytes(7, "little") + bytes([ready])), 8), 16)
     same = head[:8] == digest and ready and head[15] == 1
     ref_total = _u(head[8:15])
-    # 2 (flags, dist_sync): does a push come back as the sum?  Which ranks
-    # differ from rank 0?
+    # 2 (flags, dist_sync): which ranks differ from rank 0?  Do the
+    # servers sum pushes?
     summed = False
     bad = [] if same else [rank]
     if sync:
-        vector = numpy.zeros(2 * workers, numpy.float32)
-        vector[rank] = 1
-        vector[workers + rank] = 0 if same else 1
-        got = ex.push_pull(vector)
-        summed = bool((got[:workers] == 1).all())
-        bad = [w for w in range(workers) if got[workers + w] != 0]
+        vector = numpy.zeros(workers, numpy.float32)
+        vector[rank] = 0 if same else 1
+        got, summed = ex.flags(vector)
+        bad = [w for w in range(workers) if got[w] != 0]
     else:
         ex.skip()
     dtypes_ok = all(d in _MEAN_DTYPES for _, d, _ in structure)

@@ -82,7 +82,20 @@ def changed(kv):
         refused = ""
     except mp.ShapeMismatch as err:
         refused = str(err)
+    # The servers' optimizer replaced by one that moves nothing: the flags
+    # are lost, and every rank refuses alike, changing nothing.
+    kv.set_optimizer(mx.optimizer.SGD(learning_rate=0.0))
+    lost = []
+    before = other[1].running_mean.data().asnumpy().tolist()
+    for call in (mp.check_replicas, mp.sync_replicas):
+        try:
+            call(other, kvstore=kv)
+            lost.append("")
+        except RuntimeError as err:
+            lost.append(str(err))
+    kept = other[1].running_mean.data().asnumpy().tolist() == before
     return {"found": str(found), "rows": [list(r)[:8] for r in found.rows],
+            "lost": lost, "kept": kept,
             "bias": net[2].bias.data().asnumpy().tolist(),
             "fingerprints": str(fingerprints), "raised": raised,
             "shapes": str(shapes), "missing": str(missing), "refused": refused}

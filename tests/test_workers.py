@@ -67,7 +67,7 @@ def test_identical_workers_give_a_clean_report_on_every_rank():
 def test_a_changed_parameter_is_found_by_path_on_every_rank():
     ranks = run("changed")
     keys = ["found", "rows", "fingerprints", "raised", "shapes", "missing",
-            "refused"]
+            "refused", "lost", "kept"]
     assert {k: ranks[0][k] for k in keys} == {k: ranks[1][k] for k in keys}
     r = ranks[0]
     # Rank 1 set 2.bias[1:3] to 0.25 after an Adam step of the Trainer.
@@ -102,6 +102,14 @@ def test_a_changed_parameter_is_found_by_path_on_every_rank():
         "mp.sync_replicas: the selected parameters of rank 1 differ from rank "
         "0's in paths, shapes or dtypes, or are not initialized there; nothing "
         "was changed on any worker.")
+    # Servers whose optimizer loses the flags (here SGD at learning rate 0)
+    # make both calls fail on every rank instead of reporting nothing.
+    for func, message in zip(["check_replicas", "sync_replicas"], r["lost"]):
+        assert message.startswith(
+            f"mp.{func}: the kvstore's servers run an optimizer that does not "
+            "carry flags: a pushed 1 came back as 0, a 0 as 0 (a learning rate "
+            "of 0, ")
+    assert r["kept"]
     assert_all_gone()
 
 
