@@ -162,10 +162,10 @@ def test_dist_async_compares_each_worker_with_rank_0_only():
 
 @np_only
 def test_the_launcher_stops_the_cluster_when_a_worker_fails():
-    started = time.monotonic()
-    with pytest.raises(cluster.ClusterError, match="a worker failed"):
+    # Stopped at once ("a worker failed"), not at the time limit ("ran out
+    # of time"): rank 0 would wait in the kvstore forever.
+    with pytest.raises(cluster.ClusterError, match="a worker failed; the cluster was stopped"):
         cluster.run_cluster(SCENARIOS, "failing")
-    assert time.monotonic() - started < 30  # not the 90 s time limit
     assert len(cluster.LAST_PIDS) == 4
     assert_all_gone()
 
