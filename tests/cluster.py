@@ -24,7 +24,6 @@ failure, as tests/cluster_scenarios.py does.)
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import random
@@ -99,18 +98,18 @@ def free_port() -> int:
     raise ClusterError("no free port for the scheduler between 20000 and 32767")
 
 
-def _die_with(parent: int):
-    """For ``preexec_fn``: the child gets SIGKILL when ``parent`` (the
-    launcher's thread) dies; a child whose parent is already gone leaves."""
-    def set_up() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-        except (OSError, AttributeError):
-            return
-        if os.getppid() != parent:
-            os._exit(1)
-    return set_up
+#: Run in front of every process of the cluster: asks the kernel for
+#: SIGKILL when the launcher dies (PR_SET_PDEATHSIG, kept across exec),
+#: leaves if the launcher is already gone, then becomes the real command.
+#: (A ``preexec_fn`` would run Python in a child forked from the
+#: multi-threaded launcher; this runs in a fresh interpreter.)
+TRAMPOLINE = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+if os.getppid() != int(sys.argv[1]):
+    os._exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _env(role: str, port: int, workers: int, servers: int, extra: dict) -> dict:
@@ -149,10 +148,11 @@ def run_cluster(script: str | Path, *args: str, workers: int = 2,
     def start(name: str, role: str, argv: list[str]) -> subprocess.Popen:
         out = open(Path(tmp.name) / f"{name}.out", "w+")
         err = open(Path(tmp.name) / f"{name}.err", "w+")
+        if sys.platform == "linux":
+            argv = [sys.executable, "-c", TRAMPOLINE, str(os.getpid()), *argv]
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 env=_env(role, port, workers, servers, env or {}),
-                                start_new_session=True,
-                                preexec_fn=_die_with(os.getpid()))
+                                start_new_session=True)
         procs.append((name, proc, out, err))
         LAST_PIDS.append(proc.pid)
         return proc
