@@ -47,14 +47,15 @@ def resnet18():
     return net, (4, 3, 224, 224), 1000
 
 
-def training_setup(net, shape, outputs):
-    """The chapter's loop on ``net``: L2 loss, SGD; returns step()."""
-    mx.random.seed(0)
+def training_setup(net, shape, outputs, *, kvstore="device", seed=0):
+    """The chapter's loop on ``net``: L2 loss, SGD through ``kvstore``
+    (Gluon's default, or a kvstore object); returns step()."""
+    mx.random.seed(seed)
     x = np.random.uniform(size=shape)
     y = np.random.uniform(size=(shape[0], outputs))
     net(x)
     trainer = gluon.Trainer(net.collect_params(), "sgd",
-                            {"learning_rate": 0.01})
+                            {"learning_rate": 0.01}, kvstore=kvstore)
     loss = gluon.loss.L2Loss()
 
     def step():

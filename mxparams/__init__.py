@@ -27,6 +27,7 @@ from .stats import StatRow, Stats, Watch, WatchRow, stats
 from .summary import Row, Summary, summary
 from .tree import Tree, TreeRow, tree
 from .tying import tie, tied_groups
+from .workers import SyncReport, SyncRow, WorkerReport, WorkerRow, sync_replicas
 
 __version__ = "0.1.0"
 
@@ -50,10 +51,14 @@ __all__ = [
     "StatRow",
     "Stats",
     "Summary",
+    "SyncReport",
+    "SyncRow",
     "Tree",
     "TreeRow",
     "Watch",
     "WatchRow",
+    "WorkerReport",
+    "WorkerRow",
     "check_finite",
     "check_replicas",
     "collect",
@@ -68,6 +73,7 @@ __all__ = [
     "set_data",
     "stats",
     "summary",
+    "sync_replicas",
     "tie",
     "tied_groups",
     "tree",

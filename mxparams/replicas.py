@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import mxnet as mx
 import numpy
 from mxnet import gluon
 
@@ -10,6 +11,7 @@ from . import _arrays, _compat
 from ._table import Column, Table, Tabular, fmt_float, fmt_int
 from .errors import ReplicaMismatch
 from .params import Select
+from .workers import WorkerReport, check_workers
 
 
 class ReplicaRow(NamedTuple):
@@ -68,9 +70,19 @@ class ReplicaReport(Tabular):
 
 
 
-def check_replicas(block: gluon.Block, *, select: Select = None,
-                   grads: bool = False, raise_error: bool = False) -> ReplicaReport:
+def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
+                   select: Select = None, grads: bool = False,
+                   raise_error: bool = False, values: bool = True) -> ReplicaReport | WorkerReport:
     """Report every parameter whose copies on different devices differ.
+
+    With ``kvstore=kv`` (the KVStore object the workers of a data-parallel
+    job train through) it compares the workers instead: every worker calls
+    it at the same point and gets the same :class:`WorkerReport`, which
+    names each path whose values, shape or presence differ from rank 0's,
+    with the largest absolute difference.  ``values=False`` exchanges only
+    fingerprints (the report then says "differs" without measuring); see
+    docs/workers.md for what is exchanged, for ``dist_async``, and for the
+    few optimizers on the servers that make it raise ``RuntimeError``.
 
     Data-parallel training keeps one copy of each parameter per device
     (``initialize(ctx=[mx.cpu(0), mx.cpu(1)])``) and relies on the copies
@@ -99,7 +111,22 @@ def check_replicas(block: gluon.Block, *, select: Select = None,
     bias  data  cpu(0) vs cpu(1)           0.5     2 of 2
     =====================================================
     Compared  2 arrays with copies on several devices
+
+    Across workers, each calls it with the kvstore it trains through; in
+    a single process (a ``'local'`` kvstore) there is no other worker:
+
+    >>> print(mp.check_replicas(layer, kvstore=mx.kv.create("local")))
+    Only one worker: nothing to compare (2 arrays)
     """
+    if not isinstance(values, bool):
+        raise TypeError(f"mp.check_replicas: values must be True or False, "
+                        f"got {type(values).__name__} {values!r}")
+    if kvstore is not None:
+        return check_workers(block, kvstore, select, grads, raise_error, values)
+    if not values:
+        raise ValueError("mp.check_replicas: values=False only applies with "
+                         "kvstore= (copies on the devices of one process are "
+                         "always compared value by value)")
     found = _arrays.entries(block, select, grads, "check_replicas")
     done: dict[tuple[str, str], list[tuple]] = {}
     rows, compared = [], 0

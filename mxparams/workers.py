@@ -1,0 +1,699 @@
+"""Parameters across the workers of a distributed kvstore.
+
+``check_replicas(net, kvstore=kv)`` and ``sync_replicas(net, kvstore=kv)``
+exchange what they need through MXNet's own kvstore, the object a
+``gluon.Trainer`` trains through: its ``init``, ``push`` and ``pull`` on a
+few fresh int keys per call, and nothing else (no other connection, no
+copy of the parameters gathered in one place).
+
+Two channels, both measured on MXNet 1.9.1 and 2.0.0b1 (docs/workers.md):
+
+* **broadcast**: ``init`` of a fresh key stores rank 0's value as it is
+  (the other ranks' values are ignored) and is a barrier of all workers,
+  in ``dist_sync`` and ``dist_async``; every rank then pulls it.  The
+  servers' optimizer is not involved, so this is exact.
+* **flags**: every rank pushes a zero vector with ones in its own slots
+  to a fresh key initialised to zero and pulls the result.  Without an
+  optimizer on the servers it is the exact sum; with one (a Trainer with
+  ``update_on_kvstore``) it is one optimizer step from a zero weight,
+  which is nonzero exactly where some rank pushed a one for most
+  optimizers (measured: SGD, NAG, Adam, RMSProp, AdaGrad, AdaDelta,
+  Signum, LAMB, Nadam, FTML, DCASGD, LARS, FTRL).  Only which slots are
+  nonzero is read, so it carries bits, exactly, through either.  Each
+  push carries a one per rank and a zero that must come back so; when
+  they do not (a learning rate of 0, SGLD, Adamax on 1.9.1), every rank
+  raises the same ``RuntimeError``.  ``dist_sync`` only: in
+  ``dist_async`` a push reaches a server that has no optimizer yet as a
+  fatal error of the server.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import weakref
+import zlib
+from typing import NamedTuple
+
+import mxnet as mx
+import numpy
+from mxnet import gluon
+
+from . import _arrays, _compat
+from ._table import Column, Table, Tabular, fmt_float, fmt_int, fmt_shape
+from .errors import ReplicaMismatch, ShapeMismatch
+from .params import Select, elements as _count
+
+# --- keys ------------------------------------------------------------------
+
+#: The int keys mxparams uses: KEY_FIRST, KEY_FIRST + 1, ... up to KEY_END.
+#: A Trainer uses 0 .. n-1 for its n parameters (on both versions); keys
+#: are ints because a kvstore refuses mixed key types.  ps-lite places a
+#: small array's key on server ``(key * 9973) % num_servers`` computed in a
+#: C int, so a key must stay below 2**31 / 9973 (215,326) with several
+#: servers.
+KEY_FIRST = 120_000
+KEY_END = 215_000
+#: Fresh keys per call; each stays on the servers afterwards.
+CHECK_KEYS = 5
+SYNC_KEYS = 3
+_FORMAT = 1  # bumped when the layout of the exchange changes
+
+_next_key: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _take_keys(kv, count: int, func: str) -> list[int]:
+    first = _next_key.get(kv, KEY_FIRST)
+    if first + count > KEY_END:
+        raise RuntimeError(
+            f"mp.{func}: this kvstore has no fresh keys left: mxparams uses "
+            f"{CHECK_KEYS} keys per check_replicas and {SYNC_KEYS} per "
+            f"sync_replicas call, between {KEY_FIRST:,} and {KEY_END:,} "
+            f"(about {(KEY_END - KEY_FIRST) // CHECK_KEYS:,} checks per "
+            "kvstore); call it less often, e.g. every few hundred steps")
+    _next_key[kv] = first + count
+    return list(range(first, first + count))
+
+
+def check_kvstore(kvstore: object, func: str):
+    """``kvstore`` is an MXNet KVStore object of a kind this module serves."""
+    if isinstance(kvstore, str):
+        raise TypeError(
+            f"mp.{func}: kvstore must be the KVStore object the workers "
+            f"train through, not the string {kvstore!r}: create it with "
+            f"kv = mx.kv.create({kvstore!r}), pass kvstore=kv to "
+            "gluon.Trainer and to this call")
+    if not isinstance(kvstore, mx.kv.KVStore):
+        raise TypeError(
+            f"mp.{func}: kvstore must be an MXNet KVStore (mx.kv.create("
+            f"'dist_sync')), got {type(kvstore).__name__}")
+    kind = kvstore.type
+    if not (kind.startswith("dist") or kind in ("local", "device")):
+        raise ValueError(
+            f"mp.{func}: kvstore type {kind!r} is not supported; use a "
+            "parameter-server kvstore ('dist_sync', 'dist_async', "
+            "'dist_device_sync') or, in one process, 'local' or 'device'")
+    return kvstore
+
+
+def _is_sync(kv) -> bool:
+    return "async" not in kv.type
+
+
+# --- encoding ----------------------------------------------------------------
+
+def _to_pieces(raw: bytes) -> numpy.ndarray:
+    """Bytes as float32 values of 16-bit pieces (exact in float32)."""
+    if len(raw) % 2:
+        raw += b"\0"
+    return numpy.frombuffer(raw, dtype="<u2").astype(numpy.float32)
+
+
+def _from_pieces(values: numpy.ndarray, size: int) -> bytes:
+    return values.astype("<u2").tobytes()[:size]
+
+
+def _to_bits(raw: bytes) -> numpy.ndarray:
+    return numpy.unpackbits(numpy.frombuffer(raw, dtype=numpy.uint8))
+
+
+def _from_bits(bits: numpy.ndarray) -> bytes:
+    return numpy.packbits(bits.astype(numpy.uint8)).tobytes()
+
+
+def _nd(values: numpy.ndarray):
+    """A legacy float32 NDArray (what every kvstore takes, in every mode)."""
+    values = numpy.asarray(values, dtype=numpy.float32)
+    return mx.nd.array(values if values.size else numpy.zeros(1, numpy.float32),
+                       dtype="float32")
+
+
+class _Exchange:
+    """The two channels on a list of fresh keys, used in order."""
+
+    def __init__(self, kv, keys: list[int], func: str):
+        self.kv, self._keys, self.func = kv, iter(keys), func
+        self.rank, self.workers = kv.rank, kv.num_workers
+
+    def broadcast(self, values: numpy.ndarray | None, size: int) -> numpy.ndarray:
+        """Rank 0's ``values`` (float32, ``size`` of them) on every rank."""
+        key = next(self._keys)
+        mine = numpy.zeros(size, numpy.float32)
+        if self.rank == 0 and size:
+            mine[:] = values
+        self.kv.init(key, _nd(mine))
+        out = _nd(numpy.zeros(size, numpy.float32))
+        self.kv.pull(key, out=out)
+        return out.asnumpy()[:size]
+
+    def push_pull(self, vector: numpy.ndarray) -> numpy.ndarray:
+        """Push ``vector`` to a fresh zero key on every rank; what comes back.
+
+        The servers' sum of the pushes when they run no optimizer, else one
+        optimizer step from a zero weight (dist_sync only).
+        """
+        key = next(self._keys)
+        vector = numpy.asarray(vector, numpy.float32)
+        self.kv.init(key, _nd(numpy.zeros_like(vector)))
+        self.kv.push(key, _nd(vector))
+        out = _nd(numpy.zeros_like(vector))
+        self.kv.pull(key, out=out)
+        return out.asnumpy()[:vector.size]
+
+    def flags(self, vector: numpy.ndarray) -> tuple[numpy.ndarray, bool]:
+        """``push_pull`` of ``vector`` (each rank writes its own slots),
+        checked: what came back for ``vector``, and whether the servers
+        summed.
+
+        ``workers + 1`` slots are appended: rank r pushes a one in slot r,
+        nobody in the last.  Every worker pulls the same values, so every
+        worker sees alike whether each one came back nonzero and the zero
+        stayed zero, as the flags need, and all raise a ``RuntimeError``
+        together if not.
+        """
+        n, w = vector.size, self.workers
+        full = numpy.zeros(n + w + 1, numpy.float32)
+        full[:n] = vector
+        full[n + self.rank] = 1
+        got = self.push_pull(full)
+        ones, zero = got[n:n + w], got[n + w]
+        if not (numpy.isfinite(ones).all() and (ones != 0).all() and zero == 0):
+            raise RuntimeError(
+                f"mp.{self.func}: the kvstore's servers run an optimizer that "
+                f"does not carry flags: a pushed 1 came back as "
+                f"{fmt_float(float(ones[0]))}, a 0 as {fmt_float(float(zero))} "
+                "(a learning rate of 0, SGLD's noise, Adamax's 0/0, FTRL's "
+                "threshold do that). Call it before the Trainer's first step, "
+                "train with gluon.Trainer(..., update_on_kvstore=False), or "
+                "use an optimizer listed in docs/workers.md (SGD, Adam, ...)")
+        return got[:n], bool((ones == 1).all())
+
+    def bits(self, vector: numpy.ndarray) -> numpy.ndarray:
+        """The slots some rank set to 1, through sum or optimizer alike."""
+        return self.flags(vector)[0] != 0
+
+    def skip(self) -> None:
+        """Leave a key unused (every rank skips it alike)."""
+        next(self._keys)
+
+
+# --- what a worker knows of its own parameters -----------------------------
+
+class _Local(NamedTuple):
+    path: str
+    kind: str
+    dtype: str
+    shape: list | None     # None: not initialized (no data)
+    array: object          # the first copy (an MXNet array) or None
+
+
+def _local_entries(block, select, grads, func) -> list[_Local]:
+    found = []
+    for e in _arrays.entries(block, select, grads, func):
+        arrays = _arrays.copies(e.param, e.kind)
+        if arrays:
+            found.append(_Local(e.path, e.kind, _compat.dtype_name(e.param),
+                                list(arrays[0].shape), arrays[0]))
+        else:
+            found.append(_Local(e.path, e.kind, _compat.dtype_name(e.param),
+                                None, None))
+    return found
+
+
+@_arrays.ieee
+def _fingerprint(values: numpy.ndarray) -> bytes:
+    """8 bytes that change with any element: CRC-32 and Adler-32 of the
+    bytes, with -0.0 read as 0.0 and every NaN as one NaN (they compare
+    equal in the report)."""
+    values = numpy.ascontiguousarray(values)
+    if values.dtype.kind == "f":
+        values = values + values.dtype.type(0)  # -0.0 + 0.0 is +0.0
+        nan = numpy.isnan(values)
+        if nan.any():
+            values[nan] = numpy.nan
+    raw = memoryview(values).cast("B")
+    return (zlib.crc32(raw).to_bytes(4, "little")
+            + zlib.adler32(raw).to_bytes(4, "little"))
+
+
+def _structure(entries: list[_Local]) -> bytes:
+    return json.dumps([[e.path, e.kind, e.dtype, e.shape] for e in entries],
+                      separators=(",", ":")).encode()
+
+
+def _shape_text(dtype: str, shape: list | None) -> str:
+    return ("not initialized" if shape is None
+            else f"{fmt_shape(tuple(shape))} {dtype}")
+
+
+# --- the report --------------------------------------------------------------
+
+class WorkerRow(NamedTuple):
+    """An array of a worker that differs from rank 0's."""
+    path: str
+    kind: str               # 'data' or 'grad'
+    rank: int               # the differing worker
+    reference: int          # always 0: every worker is compared with rank 0
+    problem: str            # 'values', 'shape' or 'missing'
+    max_abs_diff: float | None   # None when only fingerprints were compared
+    differing: int | None        # elements that differ (None: not measured)
+    elements: int | None         # of rank 0's array
+    shapes: tuple[str, str] | None  # (rank 0's, this rank's) for 'shape'
+
+
+class WorkerReport(Tabular):
+    """What ``check_replicas(block, kvstore=kv)`` found: falsy when every
+    worker's arrays equal rank 0's.
+
+    ``rows`` are :class:`WorkerRow`; ``compared`` counts rank 0's arrays;
+    ``workers`` and ``rank`` are the kvstore's; ``complete`` is False with
+    ``dist_async``, where a worker learns only its own comparison (the
+    rows are then those of ``rank``); ``only_on`` maps a rank to the
+    number of its paths that rank 0 lacks; ``keys`` are the kvstore keys
+    the call used.
+    """
+
+    def __init__(self, rows, compared: int, workers: int, rank: int,
+                 kvstore_type: str, complete: bool, only_on: dict,
+                 measured: bool, keys: tuple = ()):
+        self.rows: tuple[WorkerRow, ...] = tuple(rows)
+        self.compared = compared
+        self.workers = workers
+        self.rank = rank
+        self.kvstore_type = kvstore_type
+        self.complete = complete
+        self.only_on = dict(only_on)
+        self.measured = measured
+        self.keys = tuple(keys)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.only_on)
+
+    def _scope(self) -> str:
+        arrays = f"{self.compared} array{'s' * (self.compared != 1)}"
+        if self.workers == 1:
+            return f"{arrays}, one worker"
+        if not self.complete and self.rank == 0:
+            return (f"{arrays} of rank 0, the reference; with "
+                    f"{self.kvstore_type} each other worker reports its own "
+                    "comparison")
+        if not self.complete:
+            return (f"{arrays} of rank {self.rank} against rank 0; with "
+                    f"{self.kvstore_type} each worker sees only its own")
+        return f"{arrays} on {self.workers} workers against rank 0"
+
+    def table(self) -> Table:
+        """The differing arrays as a :class:`Table`."""
+        columns = [Column("Path"), Column("Kind"), Column("Workers"),
+                   Column("Max abs diff", right=True),
+                   Column("Differing", right=True)]
+        cells = []
+        for r in self.rows:
+            pair = f"rank {r.reference} vs rank {r.rank}"
+            if r.problem == "missing":
+                diff, what = "", f"missing on rank {r.rank}"
+            elif r.problem == "shape":
+                diff, what = "", f"{r.shapes[0]} vs {r.shapes[1]}"
+            elif r.differing is None:
+                diff, what = "?", "differs"
+            else:
+                diff = fmt_float(r.max_abs_diff)
+                what = f"{fmt_int(r.differing)} of {fmt_int(r.elements)}"
+            cells.append([r.path, r.kind, pair, diff, what])
+        footer = [("Compared", self._scope())]
+        footer += [(f"Only on rank {rank}",
+                    f"{n} path{'s' * (n != 1)} that rank 0 does not have")
+                   for rank, n in sorted(self.only_on.items())]
+        if self.workers == 1:
+            note = f"Only one worker: nothing to compare ({self.compared} arrays)"
+        elif self.complete:
+            note = f"All workers equal ({self._scope()})"
+        elif self.rank == 0:
+            note = f"Nothing to compare here ({self._scope()})"
+        else:
+            note = f"Equal to rank 0 ({self._scope()})"
+        return Table(columns, cells, footer, note=note if not self.only_on else "")
+
+    def message(self) -> str:
+        """One paragraph naming every difference, and what to do."""
+        parts = []
+        for r in self.rows:
+            head = f"{r.path!r} ({r.kind}): rank 0 vs rank {r.rank}"
+            if r.problem == "missing":
+                parts.append(f"{head}, missing on rank {r.rank}")
+            elif r.problem == "shape":
+                parts.append(f"{head}, {r.shapes[0]} vs {r.shapes[1]}")
+            elif r.differing is None:
+                parts.append(f"{head}, values differ")
+            else:
+                parts.append(f"{head}, {r.differing:,} of {r.elements:,} elements "
+                             f"differ, max abs difference {fmt_float(r.max_abs_diff)}")
+        parts += [f"rank {rank} has {n} path{'s' * (n != 1)} that rank 0 does not"
+                  for rank, n in sorted(self.only_on.items())]
+        s = "" if len(parts) == 1 else "s"
+        return (f"workers differ in {len(parts)} place{s}: " + "; ".join(parts)
+                + ". The kvstore does not synchronise BatchNorm running "
+                "statistics or parameters left out of the Trainer; "
+                "mp.sync_replicas(block, kvstore=kv, select=...) makes them equal")
+
+
+# --- check ---------------------------------------------------------------------
+
+_CODES = {0: None, 1: "values", 2: "shape", 3: "missing"}
+_NUMBERS = 16      # bytes per measured difference: max abs diff (f8), count (u8)
+_SHAPE_BYTES = 40  # bytes per differing shape, as text
+
+
+def _u(raw: bytes) -> int:
+    return int.from_bytes(raw, "little")
+
+
+def _elements(shape: list | None) -> int | None:
+    return None if shape is None else math.prod(shape)
+
+
+def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
+                  grads: bool, raise_error: bool, values: bool) -> WorkerReport:
+    """``check_replicas(block, kvstore=...)``; see there."""
+    kv = check_kvstore(kvstore, "check_replicas")
+    mine = _local_entries(block, select, grads, "check_replicas")
+    workers, rank = kv.num_workers, kv.rank
+    if workers == 1:
+        return WorkerReport((), len(mine), 1, rank, kv.type, True, {}, values)
+    keys = _take_keys(kv, CHECK_KEYS, "check_replicas")
+    ex = _Exchange(kv, keys, "check_replicas")
+    sync = _is_sync(kv)
+    prints: dict[int, bytes] = {}
+
+    def fingerprint(e: _Local) -> bytes:
+        if e.array is None:
+            return bytes(8)
+        if id(e.array) not in prints:  # tied paths share their arrays
+            prints[id(e.array)] = _fingerprint(e.array.asnumpy())
+        return prints[id(e.array)]
+
+    # 1 (broadcast): the sizes of rank 0's table.
+    blob = _structure(mine)
+    head = ex.broadcast(_to_pieces(len(blob).to_bytes(6, "little")
+                                   + len(mine).to_bytes(6, "little")), 6)
+    head = _from_pieces(head, 12)
+    blob_size, n0 = _u(head[:6]), _u(head[6:])
+    # 2 (broadcast): rank 0's fingerprints and structure (paths, kinds,
+    # dtypes, shapes).
+    payload = None
+    if rank == 0:
+        payload = numpy.concatenate([
+            _to_pieces(b"".join(fingerprint(e) for e in mine)), _to_pieces(blob)])
+    table = ex.broadcast(payload, 4 * n0 + (blob_size + 1) // 2)
+    ref_prints = _from_pieces(table[:4 * n0], 8 * n0)
+    ref = json.loads(_from_pieces(table[4 * n0:], blob_size))
+    # This rank against rank 0: 0 equal, 1 values, 2 shape/dtype, 3 missing.
+    by_name = {(e.path, e.kind): e for e in mine}
+    codes = numpy.zeros(n0, numpy.int64)
+    if rank != 0:
+        for i, (path, kind, dtype, shape) in enumerate(ref):
+            e = by_name.get((path, kind))
+            if e is None:
+                codes[i] = 3
+            elif e.dtype != dtype or e.shape != shape:
+                codes[i] = 2
+            elif e.shape is not None and fingerprint(e) != ref_prints[8 * i:8 * i + 8]:
+                codes[i] = 1
+    known = {(p, k) for p, k, _, _ in ref}
+    extra = min(sum((e.path, e.kind) not in known for e in mine), 0xFFFF)
+    # 3 (flags): every rank's codes and extra-path count, dist_sync only.
+    all_codes = numpy.zeros((workers, n0), numpy.int64)
+    only_on = {}
+    if sync:
+        width = 2 * n0 + 16
+        vector = numpy.zeros(workers * width, numpy.float32)
+        mine_bits = numpy.concatenate([
+            numpy.stack([codes >> 1, codes & 1], axis=1).ravel(),
+            (extra >> numpy.arange(16)) & 1])
+        vector[rank * width:(rank + 1) * width] = mine_bits
+        got = ex.bits(vector).reshape(workers, width).astype(numpy.int64)
+        all_codes = 2 * got[:, 0:2 * n0:2] + got[:, 1:2 * n0:2]
+        for w in range(1, workers):
+            n = int((got[w, 2 * n0:] << numpy.arange(16)).sum())
+            if n:
+                only_on[w] = n
+    else:
+        ex.skip()
+        all_codes[rank] = codes
+        if extra:
+            only_on[rank] = extra
+    # 4 (broadcast): rank 0's values of the arrays whose values differ
+    # somewhere, for the size of the difference (dist_sync, values=True).
+    measured = sync and values
+    numbers: dict[int, tuple[float, int]] = {}
+    differ = [i for i in range(n0) if (all_codes[:, i] == 1).any()]
+    if measured and differ:
+        sizes = [_elements(ref[i][3]) * numpy.dtype(ref[i][2]).itemsize
+                 for i in differ]
+        payload = None
+        if rank == 0:
+            payload = _to_pieces(b"".join(
+                by_name[tuple(ref[i][:2])].array.asnumpy().tobytes()
+                for i in differ))
+        got = _from_pieces(ex.broadcast(payload, (sum(sizes) + 1) // 2), sum(sizes))
+        offset = 0
+        for i, size in zip(differ, sizes):
+            if codes[i] == 1:
+                theirs = numpy.frombuffer(got[offset:offset + size], ref[i][2])
+                own = by_name[tuple(ref[i][:2])].array.asnumpy().ravel()
+                numbers[i] = _arrays.difference(theirs, own)
+            offset += size
+    else:
+        ex.skip()
+    # 5 (flags): the measured differences and the differing shapes of
+    # every rank, as bits, dist_sync only.
+    slots = []  # (rank, index, what, bytes)
+    for i in range(n0):
+        for w in range(workers):
+            if all_codes[w, i] == 1 and measured:
+                slots.append((w, i, "numbers", _NUMBERS))
+            elif all_codes[w, i] == 2 and sync:
+                slots.append((w, i, "shape", _SHAPE_BYTES))
+    details: dict[tuple[int, int], bytes] = {}
+    if slots:
+        vector = numpy.zeros(8 * sum(s[3] for s in slots), numpy.float32)
+        offset = 0
+        for w, i, what, size in slots:
+            if w == rank:
+                if what == "numbers":
+                    diff, count = numbers[i]
+                    raw = (numpy.float64(diff).tobytes()
+                           + numpy.uint64(count).tobytes())
+                else:
+                    e = by_name[tuple(ref[i][:2])]
+                    raw = _shape_text(e.dtype, e.shape).encode()[:size].ljust(size, b"\0")
+                vector[offset:offset + 8 * size] = _to_bits(raw)
+            offset += 8 * size
+        got = ex.bits(vector)
+        offset = 0
+        for w, i, what, size in slots:
+            details[w, i] = _from_bits(got[offset:offset + 8 * size])
+            offset += 8 * size
+    else:
+        ex.skip()
+    # The report: the same on every rank with dist_sync.
+    rows = []
+    ranks = range(1, workers) if sync else ([rank] if rank else [])
+    for i, (path, kind, dtype, shape) in enumerate(ref):
+        for w in ranks:
+            problem = _CODES[int(all_codes[w, i])]
+            if problem is None:
+                continue
+            diff = count = shapes = None
+            if problem == "values" and measured:
+                raw = details[w, i]
+                diff = float(numpy.frombuffer(raw[:8], numpy.float64)[0])
+                count = int(numpy.frombuffer(raw[8:], numpy.uint64)[0])
+            elif problem == "shape":
+                if sync:
+                    theirs = details[w, i].rstrip(b"\0").decode(errors="replace")
+                else:
+                    e = by_name[(path, kind)]
+                    theirs = _shape_text(e.dtype, e.shape)
+                shapes = (_shape_text(dtype, shape), theirs)
+            rows.append(WorkerRow(path, kind, w, 0, problem, diff, count,
+                                  _elements(shape), shapes))
+    report = WorkerReport(rows, n0, workers, rank, kv.type, sync, only_on,
+                          measured, keys)
+    if report and raise_error:
+        raise ReplicaMismatch(report.message(), report)
+    return report
+
+
+# --- sync ----------------------------------------------------------------------
+
+class SyncRow(NamedTuple):
+    """A parameter that :func:`sync_replicas` set on every worker."""
+    path: str
+    shape: tuple
+    dtype: str
+    tied_to: str    # first path of the same Parameter ('' if this)
+
+
+class SyncReport(Tabular):
+    """What :func:`sync_replicas` did: ``rows`` (:class:`SyncRow`), the
+    ``method`` ('mean', 'rank 0', or 'none' with one worker), ``workers``
+    and the kvstore ``keys`` it used."""
+
+    def __init__(self, rows, method: str, workers: int, kvstore_type: str,
+                 reason: str, keys: tuple = ()):
+        self.rows: tuple[SyncRow, ...] = tuple(rows)
+        self.method = method
+        self.workers = workers
+        self.kvstore_type = kvstore_type
+        self.reason = reason
+        self.keys = tuple(keys)
+
+    def table(self) -> Table:
+        columns = [Column("Path"), Column("Shape"), Column("Dtype"),
+                   Column("Tied to")]
+        tied = any(r.tied_to for r in self.rows)
+        if not tied:
+            columns = columns[:3]
+        cells = [[r.path, fmt_shape(r.shape), r.dtype] + ([r.tied_to] if tied else [])
+                 for r in self.rows]
+        count = sum(not r.tied_to for r in self.rows)
+        elements = sum(_count(r.shape) or 0 for r in self.rows if not r.tied_to)
+        if self.method == "none":
+            note = (f"Only one worker: nothing to synchronize ({count} "
+                    f"parameter{'s' * (count != 1)})")
+            return Table(columns, [], note=note)
+        what = {"mean": f"the mean of {self.workers} workers",
+                "rank 0": "rank 0's values"}[self.method]
+        footer = [("Set", f"{count} parameter{'s' * (count != 1)}, "
+                          f"{fmt_int(elements)} elements, on {self.workers} workers"),
+                  ("Value", f"{what} ({self.reason})")]
+        return Table(columns, cells, footer,
+                     note="No parameter selected" if not self.rows else "")
+
+
+_MEAN_DTYPES = ("float16", "float32")
+
+
+def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
+                  select: Select = None) -> SyncReport:
+    """Make the selected parameters equal on every worker of ``kvstore``.
+
+    Every worker calls it at the same point with the same arguments (like
+    a ``Trainer.step``).  The value is the **mean** over the workers when
+    the kvstore's servers just sum what is pushed to them (no optimizer on
+    the servers: no Trainer with ``update_on_kvstore`` trained through this
+    kvstore yet, or one with ``update_on_kvstore=False``) and every
+    selected parameter is float16 or float32; otherwise, and always with
+    ``dist_async``, it is **rank 0's** values, sent unchanged.  The report
+    says which.  The arrays are written in place on every device (a
+    Trainer on a dist kvstore refuses ``Parameter.set_data``).
+
+    Typical use: ``select=".*running_"`` before evaluating or saving, as
+    the kvstore never synchronizes BatchNorm's running statistics.  A
+    Trainer with ``update_on_kvstore`` keeps the trainable parameters on
+    the servers and its next step replaces the local copies with them, so
+    syncing those locally does not last: fix them through the Trainer.
+
+    With one worker (a ``'local'`` kvstore, or one process) there is
+    nothing to do:
+
+    >>> import mxnet as mx
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(3, in_units=2), nn.BatchNorm(in_channels=3))
+    >>> net.initialize()
+    >>> print(mp.sync_replicas(net, kvstore=mx.kv.create("local"),
+    ...                        select=".*running_"))
+    Only one worker: nothing to synchronize (2 parameters)
+
+    If the selected paths, shapes or dtypes differ between workers, or a
+    selected parameter is not initialized on some worker, every worker
+    raises :class:`mp.ShapeMismatch` (with ``dist_async``, the workers
+    that differ from rank 0) and nothing is changed.  When the servers run
+    an optimizer that cannot carry the workers' flags (a learning rate of
+    0, SGLD; docs/workers.md), every worker raises ``RuntimeError`` and
+    nothing is changed.
+    """
+    kv = check_kvstore(kvstore, "sync_replicas")
+    entries = _arrays.entries(block, select, False, "sync_replicas")
+    first = {}  # the first copy of each Parameter, None before initialization
+    for e in entries:
+        if not e.tied_to:
+            arrays = _arrays.copies(e.param, "data")
+            first[e.path] = arrays[0] if arrays else None
+    local = [(e, first[e.path]) for e in entries if not e.tied_to]
+    structure = [[e.path, _compat.dtype_name(e.param),
+                  list(a.shape) if a is not None else None] for e, a in local]
+    rows = [SyncRow(e.path, e.shape, _compat.dtype_name(e.param), e.tied_to)
+            for e in entries]
+    workers, rank = kv.num_workers, kv.rank
+    if workers == 1:
+        return SyncReport(rows, "none", 1, kv.type, "")
+    keys = _take_keys(kv, SYNC_KEYS, "sync_replicas")
+    ex = _Exchange(kv, keys, "sync_replicas")
+    sync = _is_sync(kv)
+    blob = json.dumps(structure, separators=(",", ":")).encode()
+    ready = all(a is not None for _, a in local)
+    total = sum(a.size * numpy.dtype(structure[i][1]).itemsize
+                for i, (_, a) in enumerate(local) if a is not None)
+    # 1 (broadcast): rank 0's structure digest and byte count.
+    digest = hashlib.blake2b(blob, digest_size=8).digest()
+    head = _from_pieces(ex.broadcast(
+        _to_pieces(digest + total.to_bytes(7, "little") + bytes([ready])), 8), 16)
+    same = head[:8] == digest and ready and head[15] == 1
+    ref_total = _u(head[8:15])
+    # 2 (flags, dist_sync): which ranks differ from rank 0?  Do the
+    # servers sum pushes?
+    summed = False
+    bad = [] if same else [rank]
+    if sync:
+        vector = numpy.zeros(workers, numpy.float32)
+        vector[rank] = 0 if same else 1
+        got, summed = ex.flags(vector)
+        bad = [w for w in range(workers) if got[w] != 0]
+    else:
+        ex.skip()
+    dtypes_ok = all(d in _MEAN_DTYPES for _, d, _ in structure)
+    method = "mean" if summed and dtypes_ok else "rank 0"
+    # 3: the values.
+    if bad and sync:
+        ex.skip()
+    elif method == "mean":
+        vector = numpy.concatenate([a.asnumpy().astype(numpy.float32).ravel()
+                                    for _, a in local] or [numpy.zeros(0, numpy.float32)])
+        mean = ex.push_pull(vector) / numpy.float32(workers)
+        new, offset = [], 0
+        for (_, a), (_, dtype, shape) in zip(local, structure):
+            new.append(mean[offset:offset + a.size].astype(dtype).reshape(shape))
+            offset += a.size
+    else:
+        payload = None
+        if rank == 0:
+            payload = _to_pieces(b"".join(a.asnumpy().tobytes() for _, a in local))
+        raw = _from_pieces(ex.broadcast(payload, (ref_total + 1) // 2), ref_total)
+        new, offset = [], 0
+        if not bad:
+            for (_, a), (_, dtype, shape) in zip(local, structure):
+                n = a.size * numpy.dtype(dtype).itemsize
+                new.append(numpy.frombuffer(raw[offset:offset + n], dtype).reshape(shape))
+                offset += n
+    if bad:
+        where = ", ".join(f"rank {w}" for w in bad)
+        raise ShapeMismatch(
+            f"mp.sync_replicas: the selected parameters of {where} differ from "
+            "rank 0's in paths, shapes or dtypes, or are not initialized "
+            "there; nothing was changed on any worker. mp.check_replicas("
+            "block, kvstore=kv, select=...) names the differences")
+    for (e, _), value in zip(local, new):
+        _compat.copy_into(e.param, numpy.ascontiguousarray(value))
+    if method == "mean":
+        reason = "the servers sum pushes: they run no optimizer"
+    elif not sync:
+        reason = f"{kv.type} does not sum pushes"
+    elif not summed:
+        reason = "the servers run the Trainer's optimizer on every push"
+    else:
+        reason = "a selected parameter is neither float16 nor float32"
+    return SyncReport(rows, method, workers, kv.type, reason, keys)
