@@ -110,6 +110,10 @@ def ensure_envs() -> None:
         if nox("--install-only", "-s", "tests") != 0:
             raise SystemExit("[tasks] FAILED to make the environments; no "
                              "version is tested, so the run fails")
+        # matplotlib builds its font cache on first import and says so on
+        # stderr, which would become a notebook's output; build it now.
+        for version in VERSIONS:
+            run_env(version, ["-c", "import matplotlib.font_manager"], check=True)
         STAMP.write_text(stamp)
         say(f"made them in {time.monotonic() - started:.0f} s")
     for version in VERSIONS:
