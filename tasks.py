@@ -75,19 +75,30 @@ def env_python(version: str) -> Path:
 
 # --- environments ----------------------------------------------------------
 
+def pinned_env(folder: Path, pins: str, what: str) -> Path:
+    """A virtual environment of this Python with the packages pinned in
+    ``ci/<pins>``, made on first use and again when the pins change;
+    returns its bin folder."""
+    pinned = ROOT / "ci" / pins
+    stamp = folder / ".mxparams-stamp"
+    want = hashlib.sha256(sys.version.encode() + pinned.read_bytes()).hexdigest()
+    if not (stamp.exists() and stamp.read_text() == want):
+        say(f"installing {what} into {folder.relative_to(ROOT)} ...")
+        venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+        done = subprocess.run([str(folder / "bin" / "python"), "-m", "pip",
+                               "install", "--quiet", "--disable-pip-version-check",
+                               "-r", str(pinned)])
+        if done.returncode != 0:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise SystemExit(f"[tasks] FAILED to install {what} (pip exit "
+                             f"{done.returncode})")
+        stamp.write_text(want)
+    return folder / "bin"
+
+
 def nox(*args: str, env: dict | None = None) -> int:
     """Run nox (installed into .venvs/nox on first use)."""
-    binary = NOX_ENV / "bin" / "nox"
-    if not binary.exists():
-        say("installing nox into .venvs/nox ...")
-        venv.EnvBuilder(with_pip=True, clear=True).create(NOX_ENV)
-        done = subprocess.run([str(NOX_ENV / "bin" / "python"), "-m", "pip",
-                               "install", "--quiet", "--disable-pip-version-check",
-                               "-r", str(ROOT / "ci" / "nox.txt")])
-        if done.returncode != 0:
-            shutil.rmtree(NOX_ENV, ignore_errors=True)
-            raise SystemExit("[tasks] FAILED to install nox (pip exit "
-                             f"{done.returncode})")
+    binary = pinned_env(NOX_ENV, "nox.txt", "nox") / "nox"
     return subprocess.run([str(binary), "-f", str(NOXFILE), *args], cwd=ROOT,
                           env=dict(os.environ, **(env or {}))).returncode
 
@@ -252,20 +263,7 @@ def ensure_lab() -> Path:
     """JupyterLab in its own environment (pinned, ci/lab.txt), with the
     kernels of every MXNet version; returns its bin folder."""
     ensure_envs()
-    pins = ROOT / "ci" / "lab.txt"
-    stamp = LAB_ENV / ".mxparams-stamp"
-    want = hashlib.sha256(sys.version.encode() + pins.read_bytes()).hexdigest()
-    if not (stamp.exists() and stamp.read_text() == want):
-        say("installing JupyterLab into .venvs/lab ...")
-        venv.EnvBuilder(with_pip=True, clear=True).create(LAB_ENV)
-        done = subprocess.run([str(LAB_ENV / "bin" / "python"), "-m", "pip",
-                               "install", "--quiet", "--disable-pip-version-check",
-                               "-r", str(pins)])
-        if done.returncode != 0:
-            raise SystemExit(f"[tasks] FAILED to install JupyterLab (pip exit "
-                             f"{done.returncode})")
-        stamp.write_text(want)
-    return LAB_ENV / "bin"
+    return pinned_env(LAB_ENV, "lab.txt", "JupyterLab")
 
 
 def lab_command(folder: Path, extra: list) -> tuple[list, dict]:
