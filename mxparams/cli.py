@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 
 EPILOG = """\
 examples:
@@ -24,9 +25,9 @@ examples:
 PROGRESS_MIN_BYTES = 100 << 20
 
 
-@contextlib.contextmanager
-def _mxnet_logs_to_devnull():
-    """Point OS file descriptor 2 at /dev/null; keep sys.stderr on the real one.
+def _mxnet_logs_to_devnull() -> Callable[[], None]:
+    """Point OS file descriptor 2 at /dev/null; keep sys.stderr on the real
+    one.  Returns the function that puts both back.
 
     MXNet writes its C++ log lines to fd 2, not to ``sys.stderr``: 2.x's
     "Using Pooled (Naive) StorageManager for CPU", "Storage type fallback
@@ -42,8 +43,7 @@ def _mxnet_logs_to_devnull():
     try:
         real_fd = os.dup(2)
     except OSError:  # no fd 2 at all: nothing to keep apart
-        yield
-        return
+        return lambda: None
     old_stderr = sys.stderr
     real = None
     try:
@@ -59,16 +59,15 @@ def _mxnet_logs_to_devnull():
     os.close(null)
     if real is not None:
         sys.stderr = real
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         if real is not None:
             real.flush()
             sys.stderr = old_stderr
             real.close()
         os.dup2(real_fd, 2)
         os.close(real_fd)
-
+    return restore
 
 
 class _Parser(argparse.ArgumentParser):
@@ -195,10 +194,28 @@ def _checkpoint_command(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, until_exit: bool = False) -> int:
+    """Run one command (``argv``, else ``sys.argv[1:]``); returns its exit
+    code.  MXNet's log lines are kept out of stderr while it runs, and
+    ``until_exit=True`` keeps them out until the process ends (run())."""
     args = _parser().parse_args(argv)
-    with _mxnet_logs_to_devnull():
+    restore = _mxnet_logs_to_devnull()
+    try:
         return _run(args)
+    finally:
+        if not until_exit:
+            restore()
+
+
+def run() -> None:
+    """The ``mxparams`` script and ``python -m mxparams``.
+
+    fd 2 stays on /dev/null until the process exits: MXNet 1.x starts its
+    engine, and with MXNET_ENGINE_TYPE set logs "MXNet start using engine",
+    as late as its exit handler (``mxnet.base._notify_shutdown``) when the
+    command did no array operation (``inspect`` of a damaged file, ``diff``).
+    """
+    sys.exit(main(until_exit=True))
 
 
 def _run(args) -> int:
@@ -236,4 +253,4 @@ def _run(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

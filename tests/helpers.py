@@ -97,7 +97,7 @@ def forward(net, *shape):
 # removes only those; any other text on stderr still fails it.
 _CLOCK = r"^\[\d\d:\d\d:\d\d\] \.\./src/"
 # With MXNET_ENGINE_TYPE set, e.g. NaiveEngine: 1.x at the first
-# operation, 2.x at `import mxnet`.
+# operation (in its exit handler if there was none), 2.x at `import mxnet`.
 MXNET_ENGINE_LINE = _CLOCK + r"engine/engine\.cc:\d+: MXNet start using engine: \w+\n"
 # 2.x at the first allocation on each device type.
 MXNET_STORAGE_MANAGER_LINE = (

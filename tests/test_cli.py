@@ -27,10 +27,11 @@ def cli(*args, script=False, env=None):
 def stderr_of(done) -> str:
     """What the command wrote to stderr, less what MXNet may print there.
 
-    The command points fd 2 at /dev/null while it runs, so MXNet's log
-    lines do not reach it; the one exception is MXNet 2's engine line
-    (with MXNET_ENGINE_TYPE set), printed when ``import mxparams`` imports
-    mxnet, before the command starts.
+    The command points fd 2 at /dev/null from its start to the end of the
+    process (MXNet 1.x may log its engine line in its exit handler), so
+    MXNet's log lines do not reach it; the one exception is MXNet 2's
+    engine line (with MXNET_ENGINE_TYPE set), printed when ``import
+    mxparams`` imports mxnet, before the command starts.
     """
     return without_mxnet_log(done.stderr, MXNET_ENGINE_LINE)
 
@@ -65,6 +66,21 @@ def test_errors_reach_stderr_while_mxnet_logs_do_not(mode):
     done = cli("summary", "alexnet", "--select", "(", env=LOUD_MXNET)
     assert done.returncode == 2 and done.stdout == ""
     assert stderr_of(done).startswith("mxparams: error: ")
+    assert stderr_of(done).count("\n") == 1, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+@pytest.mark.parametrize("script", [False, True], ids=["python-m", "script"])
+def test_mxnet_logs_stay_out_until_the_process_ends(mode, script, tmp_path):
+    # inspect of a file that is no checkpoint does no array operation, so
+    # MXNet 1.x starts its engine, and logs that, only in its exit handler,
+    # after the command has returned.
+    bad = tmp_path / "bad.params"
+    bad.write_bytes(bytes(64))
+    done = cli("inspect", str(bad), script=script, env=LOUD_MXNET)
+    assert done.returncode == 2 and done.stdout == ""
+    assert stderr_of(done).startswith(
+        f"mxparams: error: checkpoint '{bad}': unknown format")
     assert stderr_of(done).count("\n") == 1, done.stderr[-2000:]
 
 
