@@ -75,9 +75,11 @@ def ieee(func):
     """``func`` run with numpy following IEEE 754 for subnormal numbers.
 
     Under ``MXNET_ENGINE_TYPE=NaiveEngine`` MXNet 2 leaves the Python
-    thread flushing subnormals to zero, and numpy would read ``1e-40`` as 0
-    (docs/compatibility.md §12); ``_compat.keep_subnormals`` turns that off
-    for the call.
+    thread flushing subnormals to zero: numpy would read ``1e-40`` as 0,
+    and its first ``finfo`` of a dtype (matplotlib's axes, a range check)
+    would warn "The value of the smallest subnormal ... is zero" into the
+    user's output (docs/compatibility.md §12); ``_compat.keep_subnormals``
+    turns that off for the call.
     """
     @functools.wraps(func)
     def run(*args):

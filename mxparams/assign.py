@@ -7,6 +7,7 @@ import mxnet as mx
 from mxnet import autograd, gluon
 
 from . import _compat
+from ._arrays import ieee
 from ._table import fmt_shape
 from .errors import ShapeMismatch
 
@@ -22,6 +23,7 @@ def _label(param: gluon.Parameter) -> str:
             f"{fmt_shape(_compat.raw_shape(param))}")
 
 
+@ieee  # numpy.finfo below
 def _out_of_range(array, dtype: numpy.dtype, target: numpy.dtype) -> str | None:
     """Why ``array`` does not fit in ``target`` (a narrower kind of the same
     dtype family), or None if every value fits."""

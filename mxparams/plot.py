@@ -65,8 +65,12 @@ def plot_hist(block: gluon.Block, *, select: Select = None, grads: bool = False,
         if e.kind == "data":  # every path has a data entry
             names.setdefault(e.group, []).append(e.path)
             params[e.group] = e.param
-    plt = _pyplot()
+    return _hist_figure(_pyplot(), params, names, grads, bins, columns)
 
+
+@_arrays.ieee  # matplotlib's numpy work, as in host statistics
+def _hist_figure(plt, params: dict, names: dict, grads: bool, bins: int,
+                 columns: int):
     ncols = 2 if grads else min(columns, len(params))
     nrows = len(params) if grads else math.ceil(len(params) / ncols)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False,
@@ -154,8 +158,12 @@ def plot_watch(watch: Watch, *, field: str = "norm", select: Select = None):
         raise ValueError(f"plot_watch: select={select!r} matches none of the "
                          "recorded paths; they are "
                          f"{', '.join(dict.fromkeys(p for _, p in recorded))}")
+    return _watch_figure(_pyplot(), watch, field, recorded, chosen)
+
+
+@_arrays.ieee
+def _watch_figure(plt, watch: Watch, field: str, recorded: dict, chosen):
     kinds = [k for k in ("data", "grad") if any(k == kind for kind, _ in recorded)]
-    plt = _pyplot()
     fig, axes = plt.subplots(1, len(kinds), squeeze=False,
                              figsize=(5.0 * len(kinds), 3.4))
     plt.close(fig)  # returned, not shown (see plot_hist)

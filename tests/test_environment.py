@@ -68,3 +68,36 @@ def test_quiet_storage_log():
     rest = without_mxnet_log(loud, MXNET_STORAGE_MANAGER_LINE)
     assert (rest != loud) is not _compat.GLOBAL_NAMES and rest == ""
     assert without_mxnet_log(quiet.stderr, MXNET_ENGINE_LINE) == "stderr works\n"
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)  # a subprocess
+@pytest.mark.parametrize("engine", ["ThreadedEnginePerDevice", "NaiveEngine"])
+def test_no_numpy_warning_on_a_thread_that_flushes_subnormals(engine):
+    # MXNet 2's NaiveEngine leaves the Python thread flushing subnormals to
+    # zero after the first operator; numpy's first finfo of a dtype then
+    # warns "smallest subnormal ... is zero", and in a notebook that is a
+    # stderr output.  mxparams' range check (set_data) and its plots
+    # (matplotlib's axes) must not set it off: UserWarnings are errors here.
+    code = (
+        "import matplotlib\n"
+        "matplotlib.use('Agg')\n"
+        "import numpy, mxparams as mp\n"
+        "from mxnet import np, npx\n"
+        "from mxnet.gluon import nn\n"
+        "npx.set_np()\n"
+        "net = nn.Dense(4, in_units=3)\n"
+        "net.initialize()\n"
+        "net(np.ones((1, 3))).wait_to_read()\n"
+        "mp.set_data(net.bias, numpy.full(4, 0.25))\n"  # float64 -> float32
+        "watch = mp.Watch(net, grads=False)\n"
+        "watch.record(0)\n"
+        "mp.plot_hist(net).savefig(__import__('io').BytesIO())\n"
+        "mp.plot_watch(watch).savefig(__import__('io').BytesIO())\n"
+        # Bits, not a comparison: a flushing thread compares 1e-45 > 0 False.
+        "print(*(int(numpy.finfo(t).smallest_subnormal.view(f'uint{b}'))\n"
+        "        for t, b in ((numpy.float32, 32), (numpy.float64, 64))))\n")
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code],
+                          capture_output=True, text=True,
+                          env=dict(os.environ, MXNET_ENGINE_TYPE=engine))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1"]
