@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import mmap
 import os
 import re
 import secrets
@@ -47,6 +46,7 @@ import safetensors
 import safetensors.numpy
 
 from . import _compat
+from ._source import Cursor, PrivateCopy, Source, index_read
 from .errors import CheckpointError
 
 _LIST_MAGIC = 0x112
@@ -106,27 +106,27 @@ Progress = Callable[[int], None]
 class RawCheckpoint(NamedTuple):
     path: str
     format: str
-    arrays: dict  # key -> numpy.ndarray (read-only views) or LazyTensor
+    arrays: dict  # key -> LazyArray, or numpy.ndarray (inflated npz members)
     size: int     # bytes on disk
     metadata: dict = {}  # safetensors metadata (text -> text); never changed
     aliases: dict = {}   # tied path -> the key it is stored under (META_TIED)
 
 
-class LazyTensor:
-    """One tensor of a safetensors file, read only when it is asked for.
+class LazyArray:
+    """An array of a checkpoint file whose data are read when asked for.
 
     ``shape``, ``dtype``, ``size`` and ``nbytes`` come from the file's
-    header; :meth:`read` (or ``numpy.asarray``) reads the data, through the
-    package's memory map, into an array of its own.  Readers that handle
-    one tensor at a time so hold at most one in memory besides the map.
+    index; :meth:`read` (or ``numpy.asarray``) reads the data into an
+    array of its own.  Readers that handle one array at a time so hold at
+    most one in memory.
     """
 
-    __slots__ = ("_handle", "_file", "key", "shape", "dtype")
+    __slots__ = ("key", "shape", "dtype")
+    #: Whether :meth:`read` reads the user's file, which may change until
+    #: then (else a private copy that cannot change).
+    reads_file = True
 
-    def __init__(self, handle, file: str, key: str, shape: tuple,
-                 dtype: numpy.dtype):
-        self._handle = handle  # keeps the file open and mapped
-        self._file = file
+    def __init__(self, key: str, shape: tuple, dtype: numpy.dtype):
         self.key = key
         self.shape = shape
         self.dtype = dtype
@@ -144,26 +144,80 @@ class LazyTensor:
         return len(self.shape)
 
     def read(self) -> numpy.ndarray:
-        try:
-            return self._handle.get_tensor(self.key)
-        except BaseException as err:  # the file changed or was cut since
-            if isinstance(err, Exception) or _is_panic(err):
-                raise CheckpointError(self._file, f"cannot read {self.key!r}: "
-                                                  f"{err}") from None
-            raise
+        raise NotImplementedError
 
     def __array__(self, dtype=None) -> numpy.ndarray:
         array = self.read()
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        return (f"LazyTensor({self.key!r}, shape={self.shape}, "
+        return (f"{type(self).__name__}({self.key!r}, shape={self.shape}, "
                 f"dtype={self.dtype.name})")
+
+
+class StoredArray(LazyArray):
+    """An array of an MXNet or npz file: its bytes at an offset of the file.
+
+    :meth:`read` reads them with ``pread`` into a new array and checks that
+    the file did not change since it was opened (``_source``).
+    """
+
+    __slots__ = ("_source", "_offset", "_fortran")
+
+    def __init__(self, source: Source, key: str, shape: tuple,
+                 dtype: numpy.dtype, offset: int, fortran: bool = False):
+        super().__init__(key, shape, dtype)
+        self._source = source  # keeps the file open
+        self._offset = offset
+        self._fortran = fortran
+
+    def read(self) -> numpy.ndarray:
+        raw = numpy.empty(self.nbytes, numpy.uint8)
+        if raw.size:
+            self._source.readinto(self._offset, memoryview(raw))
+        array = raw.view(self.dtype).reshape(self.shape,
+                                             order="F" if self._fortran else "C")
+        return array if self.dtype.isnative else array.astype(
+            self.dtype.newbyteorder("="))
+
+
+class LazyTensor(LazyArray):
+    """One tensor of a safetensors file, read through the package.
+
+    The package maps a private copy of the file (``_source.PrivateCopy``),
+    never the user's file, so the data cannot change or vanish under it;
+    :meth:`read` copies one tensor out of that map.
+    """
+
+    __slots__ = ("_handle", "_file")
+    reads_file = False
+
+    def __init__(self, handle, file: str, key: str, shape: tuple,
+                 dtype: numpy.dtype):
+        super().__init__(key, shape, dtype)
+        self._handle = handle  # keeps the private copy mapped
+        self._file = file
+
+    def read(self) -> numpy.ndarray:
+        try:
+            return self._handle.get_tensor(self.key)
+        except BaseException as err:
+            if isinstance(err, Exception) or _is_panic(err):
+                raise CheckpointError(self._file, f"cannot read {self.key!r}: "
+                                                  f"{err}") from None
+            raise
 
 
 def materialize(array) -> numpy.ndarray:
     """The values of an entry of ``RawCheckpoint.arrays`` as a NumPy array."""
-    return array.read() if isinstance(array, LazyTensor) else array
+    return array.read() if isinstance(array, LazyArray) else array
+
+
+def detach(array):
+    """``array`` in a form that will not read the user's file again: read
+    now if it would read the file later, else as it is (lazy, one at a
+    time, from a private copy)."""
+    return array.read() if isinstance(array, LazyArray) and array.reads_file else array
 
 
 def file_name(path) -> str:
@@ -178,46 +232,49 @@ def file_name(path) -> str:
 def read(path) -> RawCheckpoint:
     """Parse the checkpoint at ``path`` without reading its data.
 
-    The format is decided from the first bytes, before anything else is
-    read; the arrays are then read-only views of a memory map of the file
-    (or, for a compressed npz member, decompressed in bounded chunks), so
-    a file that is not a checkpoint costs 16 bytes and a checkpoint costs
-    the pages that are used.  Every count, length and shape in the file is
-    checked against the bytes that are really there before anything is
-    allocated.
+    Only a regular file is opened (``_source``).  The format is decided
+    from the first bytes, before anything else is read; then the index is
+    read and every count, length and shape in it is checked against the
+    bytes that are really there before anything is allocated.  The arrays
+    are :class:`LazyArray` entries read when asked for (compressed npz
+    members are inflated now, in bounded chunks), so a file that is not a
+    checkpoint costs 16 bytes and a checkpoint costs its index.  A
+    safetensors file is copied whole into private memory first (see
+    :class:`LazyTensor`).
     """
     name = file_name(path)
-    if os.path.isdir(name):
-        raise CheckpointError(name, "is a directory, not a parameter file")
+    source = Source(name)
     metadata: dict = {}
     aliases: dict = {}
     try:
-        with open(name, "rb") as f:
-            head = f.read(16)
-            size = os.fstat(f.fileno()).st_size
-            kind = _detect(head, name, size)
-            try:
-                if kind == "list":
-                    fmt, arrays = _parse_nd_list(_map(f, size, name), name)
-                elif kind == "npz":
-                    fmt, arrays = NPZ, _parse_npz(f, size, name)
-                else:
-                    fmt = SAFETENSORS
-                    arrays, metadata, aliases = _read_safetensors(name, size)
-            except CheckpointError:
-                raise
-            except (OSError, MemoryError) as err:
-                raise CheckpointError(name, f"cannot read the file: "
-                                            f"{getattr(err, 'strerror', None) or err}"
-                                      ) from None
-            except Exception as err:  # noqa: BLE001 - untrusted bytes
-                # Whatever a damaged file makes struct/zipfile/numpy raise
-                # becomes a CheckpointError, so callers see one error type.
-                raise CheckpointError(name, f"corrupt file ({type(err).__name__}:"
-                                            f" {err})") from None
-    except OSError as err:
-        raise CheckpointError(name, f"cannot read the file: "
-                                    f"{err.strerror or err}") from None
+        size = source.size
+        head = source.read(0, min(16, size))
+        kind = _detect(head, name, size)
+        try:
+            if kind == "list":
+                fmt, arrays = _parse_nd_list(source)
+            elif kind == "npz":
+                fmt, arrays = NPZ, _parse_npz(source)
+            else:
+                fmt = SAFETENSORS
+                arrays, metadata, aliases = _read_safetensors(source)
+        except CheckpointError:
+            raise
+        except (OSError, MemoryError) as err:
+            source.check()
+            raise CheckpointError(name, f"cannot read the file: "
+                                        f"{getattr(err, 'strerror', None) or err}"
+                                  ) from None
+        except Exception as err:  # noqa: BLE001 - untrusted bytes
+            # Whatever a damaged file makes struct/zipfile/numpy raise
+            # becomes a CheckpointError, so callers see one error type; a
+            # file that changed meanwhile is reported as such.
+            source.check()
+            raise CheckpointError(name, f"corrupt file ({type(err).__name__}:"
+                                        f" {err})") from None
+    except BaseException:
+        source.close()
+        raise
     return RawCheckpoint(name, fmt, arrays, size, metadata, aliases)
 
 
@@ -257,18 +314,6 @@ def _detect(head: bytes, name: str, size: int) -> str:
     raise CheckpointError(name, _foreign(head))
 
 
-def _map(f, size: int, name: str) -> mmap.mmap:
-    """A read-only memory map of the whole file."""
-    if size == 0:  # not a regular file (a device, a pipe): nothing to map
-        raise CheckpointError(name, "is not a regular file")
-    try:
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError) as err:
-        raise CheckpointError(name, f"cannot map the file into memory: "
-                                    f"{getattr(err, 'strerror', None) or err}"
-                              ) from None
-
-
 def _foreign(head: bytes) -> str:
     if head.startswith(b"\x93NUMPY"):
         what = "a single NumPy .npy array, not a file of named parameters"
@@ -287,25 +332,25 @@ def _foreign(head: bytes) -> str:
     return f"unknown format: {what}"
 
 
-def _parse_nd_list(buf, name: str) -> tuple[str, dict]:
-    size = len(buf)
-    pos = 0
+def _parse_nd_list(source: Source) -> tuple[str, dict]:
+    """The index of an NDArray list (its arrays' headers and names), read
+    front to back; the data are skipped and read later (StoredArray)."""
+    name, size = source.name, source.size
+    cursor = Cursor(source)
 
     def take(fmt: str, what: str) -> tuple:
-        nonlocal pos
         n = struct.calcsize(fmt)
-        if pos + n > size:
+        if cursor.pos + n > size:
             raise CheckpointError(name, f"truncated: the file ends at byte "
                                         f"{size}, inside {what}")
-        values = struct.unpack_from(fmt, buf, pos)
-        pos += n
-        return values
+        return struct.unpack(fmt, cursor.take(n))
 
     _, _, count = take("<QQQ", "the header")
     # The smallest array record is 12 bytes (magic, storage type, ndim).
-    if count > (size - pos) // 12:
+    if count > (size - cursor.pos) // 12:
         raise CheckpointError(name, f"corrupt: the header announces {count:,} "
-                                    f"arrays but only {size - pos:,} bytes follow")
+                                    f"arrays but only {size - cursor.pos:,} "
+                                    "bytes follow")
     arrays = []
     np_shape = False
     for i in range(count):
@@ -342,12 +387,12 @@ def _parse_nd_list(buf, name: str) -> tuple[str, dict]:
         dtype = numpy.dtype(_DTYPES[flag]).newbyteorder("<")
         elements = math.prod(dims)
         nbytes = elements * dtype.itemsize
-        if nbytes > size - pos:
+        if nbytes > size - cursor.pos:
             raise CheckpointError(name, f"truncated: {where} of shape "
                                         f"{tuple(dims)} needs {nbytes:,} bytes, "
-                                        f"{size - pos:,} are left")
-        arrays.append(numpy.frombuffer(buf, dtype, elements, pos).reshape(dims))
-        pos += nbytes
+                                        f"{size - cursor.pos:,} are left")
+        arrays.append((tuple(dims), dtype, cursor.pos))
+        cursor.skip(nbytes)
     (named,) = take("<Q", "the name table")
     if named not in (0, count):
         raise CheckpointError(name, f"corrupt: {count} arrays but {named:,} names")
@@ -357,19 +402,23 @@ def _parse_nd_list(buf, name: str) -> tuple[str, dict]:
     keys = []
     for i in range(named):
         (length,) = take("<Q", f"name {i + 1}")
-        if length > size - pos:
+        if length > size - cursor.pos:
             raise CheckpointError(name, f"truncated: name {i + 1} is {length:,} "
-                                        f"bytes long, {size - pos:,} are left")
+                                        f"bytes long, {size - cursor.pos:,} are "
+                                        "left")
         try:
-            keys.append(bytes(buf[pos:pos + length]).decode("utf-8"))
+            keys.append(cursor.take(length).decode("utf-8"))
         except UnicodeDecodeError:
             raise CheckpointError(name, f"corrupt: name {i + 1} is not "
                                         "UTF-8 text") from None
-        pos += length
-    if pos != size:
-        raise CheckpointError(name, f"corrupt: {size - pos:,} unexpected bytes "
-                                    "after the last name")
-    return (MXNET_NP if np_shape else MXNET), _named(name, keys, arrays)
+    if cursor.pos != size:
+        raise CheckpointError(name, f"corrupt: {size - cursor.pos:,} unexpected "
+                                    "bytes after the last name")
+    index_read(name)
+    stored = [None if entry is None else
+              StoredArray(source, key, entry[0], entry[1], entry[2])
+              for key, entry in zip(keys, arrays)]
+    return (MXNET_NP if np_shape else MXNET), _named(name, keys, stored)
 
 
 def _named(name: str, keys: list, arrays: list) -> dict:
@@ -384,29 +433,33 @@ def _named(name: str, keys: list, arrays: list) -> dict:
     return out
 
 
-def _parse_npz(f, size: int, name: str) -> dict:
-    """The members of a NumPy npz, as views of a memory map where stored.
+def _parse_npz(source: Source) -> dict:
+    """The members of a NumPy npz: stored ones read later, compressed ones now.
 
     numpy.savez (and so MXNet 2's save_parameters) stores members
-    uncompressed: their data are mapped, not read.  savez_compressed
-    members are inflated in bounded chunks into arrays of their own.
+    uncompressed: their data lie at an offset of the file and are read
+    when asked for (StoredArray).  savez_compressed members are inflated
+    in bounded chunks into arrays of their own.
     """
-    archive = zipfile.ZipFile(f)
-    mapped = None
-    keys, arrays = [], []
-    for info in archive.infolist():
-        if not info.filename.endswith(".npy"):
-            raise CheckpointError(name, f"zip member {info.filename!r} is "
-                                        "not a .npy array")
-        keys.append(info.filename[:-4])
-        if info.compress_type == zipfile.ZIP_STORED and mapped is None:
-            mapped = _map(f, size, name)
-        arrays.append(_npz_member(archive, info, f, size, mapped, name))
+    name = source.name
+    # zipfile reads through a file object of its own (a duplicate of the
+    # descriptor); the data of stored members are read with pread later.
+    with open(os.dup(source.fileno()), "rb") as f:
+        archive = zipfile.ZipFile(f)
+        keys, arrays = [], []
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise CheckpointError(name, f"zip member {info.filename!r} is "
+                                            "not a .npy array")
+            keys.append(info.filename[:-4])
+            arrays.append(_npz_member(archive, info, f, source))
+    index_read(name)
     return _named(name, keys, arrays)
 
 
-def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, f, size: int,
-                mapped, name: str) -> numpy.ndarray:
+def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, f,
+                source: Source):
+    name, size = source.name, source.size
     member = repr(info.filename)
     stored = info.compress_type == zipfile.ZIP_STORED
     if not stored and info.compress_type != zipfile.ZIP_DEFLATED:
@@ -446,9 +499,9 @@ def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, f, size: int,
                                         f"bytes of data")
         if stored:
             start = _member_data(f, info, size, name) + header
-            array = numpy.frombuffer(mapped, dtype, elements, start)
-        else:
-            array = _inflate(stream, dtype, elements, member, name)
+            return StoredArray(source, info.filename[:-4], tuple(shape), dtype,
+                               start, fortran)
+        array = _inflate(stream, dtype, elements, member, name)
     array = array.reshape(shape, order="F" if fortran else "C")
     return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
@@ -498,27 +551,32 @@ def _natural(key: str) -> list:
     return parts
 
 
-def _read_safetensors(name: str, size: int) -> tuple[dict, dict, dict]:
+def _read_safetensors(source: Source) -> tuple[dict, dict, dict]:
     """(arrays, metadata, aliases) of a safetensors file, data not read.
 
     The package checks the header (JSON, dtypes, shapes, and offsets that
-    cover the data exactly) when it opens the file, and maps the file;
-    shapes and dtypes are then asked per tensor without touching the data.
-    The format keeps no order (writers sort by dtype and name), so the
-    keys are listed in natural order.
+    cover the data exactly) when it opens the file, and maps it; shapes
+    and dtypes are then asked per tensor without touching the data.  It
+    opens a private copy of the file (``_source.PrivateCopy``), never the
+    user's file, whose truncation by another process would abort the
+    process from inside the package.  The format keeps no order (writers
+    sort by dtype and name), so the keys are listed in natural order.
     """
-    if size == 0:  # not a regular file (a device, a pipe): nothing to map
-        raise CheckpointError(name, "is not a regular file")
-    try:
-        handle = safetensors.safe_open(name, framework="numpy")
-        metadata = dict(handle.metadata() or {})
-        heads = [(key, handle.get_slice(key)) for key in handle.keys()]
-        headers = [(key, s.get_dtype(), tuple(s.get_shape())) for key, s in heads]
-    except BaseException as err:
-        if isinstance(err, Exception) or _is_panic(err):
-            raise CheckpointError(name, f"corrupt safetensors file: "
-                                        f"{' '.join(str(err).split())}") from None
-        raise
+    name = source.name
+    index_read(name)  # the index of this format is read by the package
+    with PrivateCopy(source) as copy:
+        try:
+            handle = safetensors.safe_open(copy.path, framework="numpy")
+            metadata = dict(handle.metadata() or {})
+            heads = [(key, handle.get_slice(key)) for key in handle.keys()]
+            headers = [(key, s.get_dtype(), tuple(s.get_shape()))
+                       for key, s in heads]
+        except BaseException as err:
+            if isinstance(err, Exception) or _is_panic(err):
+                raise CheckpointError(name, f"corrupt safetensors file: "
+                                            f"{' '.join(str(err).split())}"
+                                      ) from None
+            raise
     arrays = {}
     for key, code, shape in sorted(headers, key=lambda h: _natural(h[0])):
         dtype = _ST_DTYPES.get(code)
@@ -591,27 +649,95 @@ def write(path, arrays: dict, progress: Progress | None = None, *,
           format: str = "mxnet", metadata: dict | None = None) -> None:
     """Write ``arrays`` in ``format`` (of ``FORMATS``), atomically.
 
-    The data go to a temporary file beside the target, are flushed to disk
-    and renamed over the target, so a crash or a kill at any moment leaves
-    either the old file or the new one.  A temporary file left by a killed
-    process ('.<name>.mxparams-tmp.<pid>.<hex>') is removed by the next
-    save to the same target once its process is gone.  ``arrays`` holds
-    MXNet (np or nd) arrays, NumPy arrays or :class:`LazyTensor`;
-    ``metadata`` (text to text) goes into a safetensors file.
+    The data go to a temporary file beside the target, are read back
+    (size, header and index) and flushed to disk, and only then renamed
+    over the target, so a crash, a kill, a full disk or a file-size limit
+    at any moment leaves either the old file or the whole new one, and a
+    write that failed is a :class:`CheckpointError`, never a success.  A
+    target that is a symbolic link is written through (the file it points
+    to is replaced; the link stays), as Gluon's ``save_parameters`` does.
+    A temporary file left by a killed process
+    ('.<name>.mxparams-tmp.<pid>.<hex>') is removed by the next save to
+    the same target once its process is gone.  ``arrays`` holds MXNet (np
+    or nd) arrays, NumPy arrays or :class:`LazyArray`; ``metadata`` (text
+    to text) goes into a safetensors file.
     """
     target = file_name(path)
+    wanted = [(key, tuple(value.shape), numpy.dtype(value.dtype).name)
+              for key, value in arrays.items()]
     if format == "safetensors":
         _check_safetensors(target, arrays, metadata)
 
         def fill(temp: str) -> None:
             _save_safetensors(temp, arrays, metadata, progress)
+            _verify_safetensors(target, temp, wanted)
     else:
         _check_portable(target, arrays)
 
         def fill(temp: str) -> None:
             _compat.save_portable(temp, {k: materialize(v) for k, v in
                                          arrays.items()}, progress)
+            _verify_portable(target, temp, wanted)
     _replace(target, fill)
+
+
+def _short_write(target: str, found: int, size: int) -> CheckpointError:
+    if found < size:
+        what = (f"{found:,} of the file's {size:,} bytes reached the disk (is "
+                "it full, or a quota or file-size limit reached?)")
+    else:
+        what = f"the written file has {found:,} bytes where {size:,} were due"
+    return CheckpointError(target, f"cannot write: {what}; the previous file, "
+                                   "if any, is unchanged")
+
+
+def _verify_portable(target: str, temp: str, wanted: list) -> None:
+    """The NDArray list at ``temp`` is whole and holds ``wanted``.
+
+    MXNet's writer does not report every failed write (``mx.nd.save``
+    loses the error of its last buffered write, so a full disk yields a
+    cut file and success), so its size is compared with the one its
+    layout implies, and its header and index are read back.
+    """
+    size = 24 + 8 + sum(24 + 8 * len(shape) + math.prod(shape)
+                        * numpy.dtype(dtype).itemsize + 8
+                        + len(key.encode("utf-8")) for key, shape, dtype in wanted)
+    found = os.stat(temp).st_size
+    if found != size:
+        raise _short_write(target, found, size)
+    try:
+        back = read(temp)
+    except CheckpointError as err:
+        raise CheckpointError(target, f"cannot write: the written file does "
+                                      f"not read back ({err.reason})") from None
+    got = [(key, tuple(a.shape), a.dtype.name) for key, a in back.arrays.items()]
+    if got != wanted:
+        raise CheckpointError(target, "cannot write: the written file does not "
+                                      "hold the arrays that were saved")
+
+
+def _verify_safetensors(target: str, temp: str, wanted: list) -> None:
+    """The safetensors file at ``temp`` is whole and holds ``wanted``."""
+    with open(temp, "rb") as f:
+        head = f.read(8)
+        found = os.fstat(f.fileno()).st_size
+    data = sum(math.prod(shape) * numpy.dtype(dtype).itemsize
+               for _, shape, dtype in wanted)
+    length = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+    size = 8 + length + data
+    if found != size:
+        raise _short_write(target, found, size)
+    try:
+        handle = safetensors.safe_open(temp, framework="numpy")
+        got = sorted((key, tuple(handle.get_slice(key).get_shape()),
+                      _ST_DTYPES.get(handle.get_slice(key).get_dtype()))
+                     for key in handle.keys())
+    except Exception as err:  # noqa: BLE001 - the package's own errors
+        raise CheckpointError(target, f"cannot write: the written file does "
+                                      f"not read back ({err})") from None
+    if got != sorted(wanted):
+        raise CheckpointError(target, "cannot write: the written file does not "
+                                      "hold the arrays that were saved")
 
 
 def _check_portable(target: str, arrays: dict) -> None:
@@ -650,7 +776,7 @@ def _host(value) -> numpy.ndarray:
     non-contiguous view (a transpose, a Fortran-ordered npz member) would
     be written in the wrong order.
     """
-    if isinstance(value, LazyTensor):
+    if isinstance(value, LazyArray):
         value = value.read()
     elif not isinstance(value, numpy.ndarray):
         value = value.asnumpy()  # mx.np and mx.nd arrays (waits for them)
@@ -668,15 +794,21 @@ def _save_safetensors(temp: str, arrays: dict, metadata: dict | None,
 
 
 def _replace(target: str, fill: Callable[[str], None]) -> None:
-    """Let ``fill`` write a temporary file beside ``target``, then rename it."""
-    directory, base = os.path.split(os.path.abspath(target))
-    if os.path.isdir(target):
+    """Let ``fill`` write a temporary file beside ``target``, then rename it.
+
+    A symbolic link is followed: the file it points to is replaced, from a
+    temporary file in that file's directory (a rename within one file
+    system), and the link stays a link.
+    """
+    real = os.path.realpath(target) if os.path.islink(target) else target
+    directory, base = os.path.split(os.path.abspath(real))
+    if os.path.isdir(real):
         raise CheckpointError(target, "is a directory; give a file name")
     if not os.path.isdir(directory):
         raise CheckpointError(target, f"cannot write: the directory "
                                       f"{directory!r} does not exist")
-    mode = _mode_of(target)
-    remove_stale_temps(target)
+    mode = _mode_of(target, real)
+    remove_stale_temps(real)
     temp = os.path.join(directory, f".{base}{TEMP_TAG}{os.getpid()}."
                                    f"{secrets.token_hex(4)}")
     try:
@@ -695,7 +827,7 @@ def _replace(target: str, fill: Callable[[str], None]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, target)
+        os.replace(temp, real)
     except BaseException as err:
         try:
             os.unlink(temp)
@@ -707,15 +839,16 @@ def _replace(target: str, fill: Callable[[str], None]) -> None:
     _fsync_dir(directory)
 
 
-def _mode_of(target: str) -> int | None:
-    """The permission bits of an existing target (None if there is none).
+def _mode_of(target: str, real: str) -> int | None:
+    """The permission bits of an existing file ``real`` (None if there is
+    none); ``target`` is how the user named it.
 
     A read-only target is refused: chmod 0444 is how a checkpoint is kept
     from being overwritten, and the rename of an atomic save would replace
     it even where ``open(target, 'w')`` fails.
     """
     try:
-        found = os.stat(target)
+        found = os.stat(real)
     except FileNotFoundError:
         return None
     except OSError as err:

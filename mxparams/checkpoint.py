@@ -461,22 +461,33 @@ def load(block: gluon.Block, file, *, strict: bool = True,
         raise error(name, _refusal(block, problems, plan, len(good),
                                    foreign=bool(arrays) and not plan.chosen
                                    and not plan.ambiguous))
-    # Parameters without data get arrays made from the file's values now,
-    # so that nothing the checks can foresee fails once copying has begun.
-    ready = [(path_, param, value, None if _compat.is_initialized(param)
-              else _array_for(param, files.materialize(value)))
-             for path_, param, value in good]
+    # Every value that would be read from the file is read now, before the
+    # first write: a file that another process cuts or rewrites meanwhile
+    # then fails the load with nothing changed.  (A safetensors file is
+    # read from a private copy, one tensor at a time.)  Parameters without
+    # data get arrays made from the file's values now too, so that nothing
+    # the checks can foresee fails once copying has begun.
+    ready = []
+    for path_, param, value in good:
+        value = files.detach(value)
+        ready.append((path_, param, value, None if _compat.is_initialized(param)
+                      else _array_for(param, files.materialize(value))))
+    loaded = [path_ for path_, *_ in ready]
     # In-place writes are an error inside autograd.record() (compatibility §6).
     with autograd.pause():
-        for _, param, value, made in ready:
+        # Each value is let go once it is copied, so the memory held for
+        # the file shrinks as the copies go in.
+        ready.reverse()
+        while ready:
+            _, param, value, made = ready.pop()
             if made is None:
-                # One tensor of a safetensors file is read at a time.
                 _compat.copy_into(param, files.materialize(value))
             else:
                 _compat.load_init(param, made)
+            del value, made
     renamed = dict(by_rename)
     renamed.update(plan.renamed)
-    return LoadReport(name, raw.format, [p for p, *_ in ready], skipped,
+    return LoadReport(name, raw.format, loaded, skipped,
                       renamed, sum(s.first == p for p, s in sites.items()),
                       by_rename, dropped)
 

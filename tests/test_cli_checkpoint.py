@@ -140,11 +140,12 @@ def limited(address_space_kib: int):
 
 @pytest.mark.parametrize("what", ["dev-zero", "sparse-3GiB", "truncated"])
 def test_files_of_any_size_cost_only_their_header(files, what, mode):
-    """The format is decided from the first bytes, then the file is mapped:
-    /dev/zero (endless), a 3 GiB non-checkpoint under a 2.5 GB address-space
-    limit, and a cut real checkpoint all give the one-line error."""
+    """Only regular files are opened, and the format is decided from the
+    first bytes: /dev/zero (endless), a 3 GiB non-checkpoint under a 2.5 GB
+    address-space limit, and a cut real checkpoint all give the one-line
+    error."""
     if what == "dev-zero":
-        target, reason = "/dev/zero", "unknown format"
+        target, reason = "/dev/zero", "is a character device, not a regular file"
     elif what == "sparse-3GiB":
         target, reason = str(files / "sparse.bin"), "unknown format"
         with open(target, "wb") as f:
