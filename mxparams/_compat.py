@@ -698,13 +698,70 @@ def load_init(param: gluon.Parameter, array) -> None:
     param._load_init(array, None)
 
 
+def kvstore_keeps(param: gluon.Parameter) -> str | None:
+    """Whether a Trainer keeps its own copy of ``param`` in a kvstore:
+    None, 'local' or 'distributed'.
+
+    A Trainer that updates on its kvstore (Gluon's default on several
+    devices, and on a parameter server) keeps the weights there and pulls
+    them into the parameter after every step, so a value written into the
+    parameter alone is undone by the next step.  Gluon's own ``set_data``
+    resets such a kvstore, which then starts again from the parameter's
+    value, and refuses a distributed one ("Cannot reset distributed
+    KVStore."), whose servers hold the weights.  Parameters without
+    gradients (BatchNorm's running statistics) are never pulled back.
+    """
+    # Gate (compatibility §6): 1.x keeps the Trainer itself in
+    # Parameter._trainer, 2.x a weak reference to it.
+    trainer = param._trainer
+    if isinstance(trainer, weakref.ref):
+        trainer = trainer()
+    if (trainer is None or param.grad_req == "null"
+            or not trainer._kv_initialized or not trainer._update_on_kvstore
+            or param in trainer._params_to_init):
+        return None
+    return "distributed" if "dist" in trainer._kvstore.type else "local"
+
+
+def set_values(param: gluon.Parameter, value: numpy.ndarray) -> None:
+    """Set every copy of an initialized ``param`` to ``value``, and the
+    Trainer's copy with them: Gluon's own ``set_data`` where a Trainer
+    keeps the parameter in its local kvstore (see ``kvstore_keeps``; the
+    caller refuses a distributed one first), else :func:`copy_into`."""
+    if kvstore_keeps(param) is None:
+        copy_into(param, value)
+        return
+    make = mx.np.array if holds_np_arrays(param) else mx.nd.array
+    param.set_data(make(value, dtype=value.dtype))
+
+
 def copy_into(param: gluon.Parameter, value: numpy.ndarray) -> None:
     """Copy ``value`` into every device copy of an initialized ``param``.
 
-    MXNet copies straight from the numpy buffer (``_sync_copyfrom``, what
-    ``array[:] = numpy_array`` runs on both versions), so a value that is a
-    view of a memory-mapped file is read once, with no array in between.
-    The caller has checked shape and dtype.
+    MXNet copies a host copy straight from the numpy buffer
+    (``_sync_copyfrom``, what ``array[:] = numpy_array`` runs on both
+    versions), with no array in between.  Where it cannot, the copy goes
+    the way of Gluon's own ``set_data``, through an MXNet array and
+    MXNet's copy operator: for copies on other devices (GPUs) and for
+    arrays in oneDNN's layouts (below).  The caller has checked shape and
+    dtype.
     """
-    for array in param._data:
-        array._sync_copyfrom(value)
+    for array, device in zip(param._data, devices(param)):
+        # 'cpu', 'cpu_pinned', 'cpu_shared': host memory.
+        if device.device_type.startswith("cpu"):
+            try:
+                array._sync_copyfrom(value)
+                continue
+            except mx.base.MXNetError:
+                # Gate (compatibility §13), by behaviour, per array: after a
+                # forward pass oneDNN (1.x "MKLDNN", 2.x "DNNL"; on unless
+                # MXNET_MKLDNN_ENABLED / MXNET_ONEDNN_ENABLED is 0) keeps
+                # convolution weights in a blocked layout of its own, which
+                # has no plain buffer: the copy from the host refuses it
+                # ("We can't generate TBlob for ... data") before writing.
+                pass
+        # MXNet's copy operator reorders into oneDNN's layouts and crosses
+        # devices.
+        source = mx.nd.array(value, dtype=value.dtype)
+        source.copyto(array.as_nd_ndarray() if isinstance(array, mx.np.ndarray)
+                      else array)

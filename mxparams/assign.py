@@ -64,14 +64,17 @@ def _convert(value, like):
 
     Gluon's own ``set_data`` refuses to assign an mx.nd array into an mx.np
     parameter (compatibility §6); the array type follows the mode the parameter
-    was created in, not the MXNet version.
+    was created in, not the MXNet version.  A numpy value becomes an MXNet
+    array too: Gluon then copies it with MXNet's operator, which also
+    writes into arrays that oneDNN keeps in a layout of its own after a
+    forward pass, where a copy from a numpy buffer fails (compatibility §13).
     """
     target_np = isinstance(like, mx.np.ndarray)
     if isinstance(value, mx.np.ndarray):
         return value if target_np else value.as_nd_ndarray()
     if isinstance(value, mx.nd.NDArray):
         return value.as_np_ndarray() if target_np else value
-    return value  # numpy: Gluon copies it into either kind
+    return (mx.np.array if target_np else mx.nd.array)(value, dtype=like.dtype)
 
 
 def set_data(param: gluon.Parameter, value) -> None:

@@ -440,6 +440,11 @@ def load(block: gluon.Block, file, *, strict: bool = True,
             refuse(path_, f"dtype {value.dtype.name} in the file, {dtype} in "
                           f"the network (cast one of them, e.g. net.cast("
                           f"'{value.dtype.name}'))", label)
+        elif _compat.kvstore_keeps(param) == "distributed":
+            refuse(path_, "a Trainer updates it on a distributed kvstore, "
+                          "whose servers keep the weights (Gluon cannot reset "
+                          "it: the next step would bring the old values "
+                          "back); load before creating the Trainer", label)
         else:
             good.append((path_, param, value))
     for path_, first in plan.conflicts:
@@ -481,7 +486,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
         while ready:
             _, param, value, made = ready.pop()
             if made is None:
-                _compat.copy_into(param, files.materialize(value))
+                _compat.set_values(param, files.materialize(value))
             else:
                 _compat.load_init(param, made)
             del value, made

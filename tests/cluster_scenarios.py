@@ -115,10 +115,26 @@ def training(kv):
         step(net, trainer, kv.rank, i)
     weights = mp.check_replicas(net, kvstore=kv, select=".*(weight|bias|gamma|beta)")
     again = mp.check_replicas(net, kvstore=kv)
+    # A load mid-training: the servers keep the weights, so a load into
+    # this worker's parameters alone would be undone by the next step.
+    import tempfile
+    path = os.path.join(tempfile.mkdtemp(), "net.params")
+    mp.save(net, path)
+    held = {k: p.data().asnumpy().tolist() for k, p in mp.collect(net).items()}
+    try:
+        mp.load(net, path)
+        refused = ""
+    except mp.CheckpointError as err:
+        refused = err.reason
+    partial = mp.load(net, path, strict=False)
+    unchanged = held == {k: p.data().asnumpy().tolist()
+                         for k, p in mp.collect(net).items()}
     return {"before": str(before),
             "before_paths": [r.path for r in before.rows],
             "sync": str(synced), "method": synced.method, "after": str(after),
-            "weights": str(weights), "again": [r.path for r in again.rows]}
+            "weights": str(weights), "again": [r.path for r in again.rows],
+            "load_refused": refused, "load_partial": partial.loaded,
+            "load_unchanged": unchanged}
 
 
 def asynchronous(kv):

@@ -135,6 +135,14 @@ def test_data_parallel_training_keeps_weights_but_not_running_statistics():
     assert r["after"] == "All workers equal (8 arrays on 2 workers against rank 0)"
     # The Trainer trained on after the sync; the statistics drift apart again.
     assert r["again"] == ["1.running_mean", "1.running_var"]
+    # mp.load refuses the parameters whose weights the servers keep, before
+    # changing anything; strict=False loads only the running statistics.
+    assert r["load_refused"].startswith(
+        "cannot load into HybridSequential: a Trainer updates it on a "
+        "distributed kvstore, whose servers keep the weights")
+    assert "'0.weight', '0.bias', '1.gamma', '1.beta', ..." in r["load_refused"]
+    assert r["load_partial"] == ["1.running_mean", "1.running_var"]
+    assert r["load_unchanged"]
     assert_all_gone()
 
 
