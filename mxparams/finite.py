@@ -20,7 +20,7 @@ from mxnet.ndarray.sparse import BaseSparseNDArray
 from . import _arrays, _compat
 from ._table import Column, Table, Tabular, fmt_int
 from .errors import NonFiniteError
-from .params import Select
+from .params import Select, check_flag
 
 
 class FiniteRow(NamedTuple):
@@ -162,6 +162,8 @@ def check_finite(block: gluon.Block, *, select: Select = None,
     ...
     mxparams.errors.NonFiniteError: NaN or Inf in 1 array: 'bias' (data): 1 NaN, 1 Inf. Usual causes: a learning rate too high, log(0) or a division by zero in the loss, or NaN in the input data; check the step that produced them
     """
+    check_flag(grads, "grads", "check_finite")
+    check_flag(raise_error, "raise_error", "check_finite")
     found = _arrays.entries(block, select, grads, "check_finite")
     # Each (Parameter, kind) once, however many paths reach it.
     unique: dict[tuple[str, str], list[tuple[object, object]]] = {}

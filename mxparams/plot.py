@@ -10,7 +10,7 @@ from mxnet import gluon
 
 from . import _arrays
 from ._arrays import STAT_FIELDS
-from .params import Select, check_count, collect
+from .params import Select, check_count, check_flag, check_str, collect
 from .stats import Watch
 
 _INSTALL = "pip install mxparams[plot]"
@@ -54,6 +54,7 @@ def plot_hist(block: gluon.Block, *, select: Select = None, grads: bool = False,
     """
     check_count(bins, "bins", "plot_hist", "histogram bins, from 1")
     check_count(columns, "columns", "plot_hist", "panels per row, from 1")
+    check_flag(grads, "grads", "plot_hist")
     found = _arrays.entries(block, select, grads, "plot_hist")
     if not found:
         raise ValueError(f"plot_hist: select={select!r} matches no parameter "
@@ -193,6 +194,7 @@ def plot_watch(watch: Watch, *, field: str = "norm", select: Select = None):
         raise TypeError(f"plot_watch expects an mp.Watch, got "
                         f"{type(watch).__name__}; record one with "
                         "watch = mp.Watch(net) and watch.record(step)")
+    check_str(field, "field", "plot_watch", "a statistic such as 'norm'")
     if field not in STAT_FIELDS:
         raise ValueError(f"plot_watch: unknown field {field!r}; choose one of "
                          f"{', '.join(STAT_FIELDS)}")
