@@ -22,8 +22,6 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from . import _gc
-
 
 def _escape(char: str) -> str:
     code = ord(char)
@@ -129,7 +127,6 @@ class Table:
             footer=[(esc(label), esc(value)) for label, value in self.footer],
             note=esc(self.note), known_widths=None)  # escapes are wider
 
-    @_gc.paused
     def to_text(self) -> str:
         """Aligned text, one line per row, every cell :func:`printable`."""
         return self.escaped()._text()
@@ -162,7 +159,6 @@ class Table:
         return [f"{label.ljust(width)}  {value}".rstrip()
                 for label, value in self.footer]
 
-    @_gc.paused
     def to_html(self) -> str:
         """An HTML table; cells are :func:`printable` (a browser, too,
         obeys bidi overrides) and then HTML-escaped."""
