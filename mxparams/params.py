@@ -172,12 +172,13 @@ def check_checkpoint_call(func: str, files: Mapping[str, object], *,
     >>> check_checkpoint_call("load", {"file": 7})
     Traceback (most recent call last):
     ...
-    TypeError: load: file must be a path (str, bytes or os.PathLike), got int 7
+    TypeError: load: file: a checkpoint path is a str, bytes or os.PathLike, got int 7
     """
     for name, file in files.items():
         if not isinstance(file, (str, bytes, os.PathLike)):
-            raise TypeError(f"{func}: {name} must be a path (str, bytes or "
-                            f"os.PathLike), got {type(file).__name__} {file!r}")
+            raise TypeError(f"{func}: {name}: a checkpoint path is a str, "
+                            f"bytes or os.PathLike, got {type(file).__name__} "
+                            f"{file!r}")
     check_callable(progress, "progress", func,
                    "progress(n) is called with each array's size in bytes",
                    optional=True)

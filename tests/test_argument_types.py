@@ -111,14 +111,15 @@ CASES = [
      "select must be a regular expression (str), a list of them, or a callable"),
     # files
     (mp.save, [NET, None], {}, TypeError, "file",
-     "save: file must be a path (str, bytes or os.PathLike), got NoneType None"),
+     "save: file: a checkpoint path is a str, bytes or os.PathLike, got "
+     "NoneType None"),
     (mp.load, [NET, 5], {}, TypeError, "file",
-     "load: file must be a path (str, bytes or os.PathLike), got int 5"),
+     "load: file: a checkpoint path is a str, bytes or os.PathLike, got int 5"),
     (mp.inspect_checkpoint, [NET], {}, TypeError, "file",
-     "inspect_checkpoint: file must be a path (str, bytes or os.PathLike), "
-     "got HybridSequential"),
+     "inspect_checkpoint: file: a checkpoint path is a str, bytes or "
+     "os.PathLike, got HybridSequential"),
     (convert, [FILE, 5], {}, TypeError, "dst",
-     "convert: dst must be a path (str, bytes or os.PathLike), got int 5"),
+     "convert: dst: a checkpoint path is a str, bytes or os.PathLike, got int 5"),
     (mp.Inspection, [FILE], {}, TypeError, "raw",
      "mp.Inspection: raw must be a checkpoint read by mxparams, got str"),
     (mp.Comparison, [RAW, FILE], {}, TypeError, "b",
