@@ -21,8 +21,6 @@ import numpy
 import mxnet as mx
 from mxnet import gluon
 
-from . import _gc
-
 MXNET_VERSION: str = mx.__version__
 
 # Gate (compatibility §2): 1.x gives every Parameter a process-global name
@@ -165,7 +163,6 @@ class Walk:
 
     __slots__ = ("root", "params", "_order", "_own_keys", "_nodes", "_sites")
 
-    @_gc.paused
     def __init__(self, root: gluon.Block):
         self.root = root
         # Every block in pre-order as the stack held it: (path, block,
@@ -223,7 +220,6 @@ class Walk:
                            for path, block, parent, name, level, _ in self._order}
         return self._nodes
 
-    @_gc.paused
     def sites(self) -> dict[str, Site]:
         """path -> :class:`Site`, in the order of ``params`` (computed once)."""
         if self._sites is None:

@@ -7,15 +7,83 @@ terminal, so printed output is the same everywhere (nbval compares it
 byte for byte); ``to_html`` renders the same cells for Jupyter.  Every
 result object of mxparams is :class:`Tabular`: data, plus a ``table()``
 that this module renders.
+
+Cells hold text from networks and from files (keys and metadata of a
+checkpoint anyone may have written), so the renderer shows every
+character a terminal would act on as an escape (:func:`printable`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
+import itertools
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from . import _gc
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        # os.fsdecode's surrogateescape: a byte of a file name that is not
+        # UTF-8; show the byte itself.
+        return f"\\x{code - 0xDC00:02x}"
+    return repr(char)[1:-1]
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every character a terminal acts on shown as an escape.
+
+    Text from a file (a checkpoint's keys and metadata, a file name) can
+    hold escape sequences that clear the screen or retitle the window,
+    carriage returns and bidi overrides that hide or reorder what follows,
+    or bytes that are not UTF-8.  Every character ``str.isprintable``
+    rejects is written the way ``repr`` writes it: control characters
+    (tab and newline included: a table cell is one line), DEL, C1
+    controls, bidi and other format characters, line and paragraph
+    separators; a byte that ``os.fsdecode`` could not decode (a lone
+    surrogate U+DC80..U+DCFF) as that byte.  Letters of every script and
+    the space pass unchanged, and printable text is returned as it is.
+
+    >>> printable("0.weight")
+    '0.weight'
+    >>> print(printable("\x1b]0;title\x07a\tb\r\nc\u202ed"))
+    \x1b]0;title\x07a\tb\r\nc\u202ed
+    >>> import os
+    >>> print(printable(os.fsdecode(b"caf\xe9.params")), printable("Tham số"))
+    caf\xe9.params Tham số
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+# repr's escape of a lone surrogate from surrogateescape: an odd run of
+# backslashes before 'udc80'..'udcff' (an even run is the text's own).
+_SURROGATE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+
+
+def quoted(text: str) -> str:
+    r"""``repr(text)`` for a message, with the undecodable bytes of a file
+    name shown as bytes, as :func:`printable` shows them.
+
+    >>> import os
+    >>> print(quoted(os.fsdecode(b"caf\xe9.params")), quoted("a\x1bb\\udcff"))
+    'caf\xe9.params' 'a\x1bb\\udcff'
+    """
+    text = repr(text)
+    if "\\udc" not in text:
+        return text
+    return _SURROGATE_ESCAPE.sub(r"\1\\x\2", text)
+
+
+def _all_printable(texts) -> bool:
+    try:
+        # One join and one scan: the cheapest check of 10^4..10^5 cells.
+        return "".join(texts).isprintable()
+    except TypeError:  # a cell that is not a str: escaped through str()
+        return False
 
 
 @dataclass(frozen=True)
@@ -43,8 +111,27 @@ class Table:
         return [max(map(len, column), default=0) for column in
                 zip(*cells)] if cells else [0] * len(self.columns)
 
-    @_gc.paused
+    def escaped(self) -> "Table":
+        """This table with :func:`printable` text in every cell, title,
+        footer and note; the table itself when nothing needs escaping
+        (one pass of ``str.isprintable``: summaries have 10^4 rows)."""
+        texts = itertools.chain(
+            (c.title for c in self.columns), itertools.chain.from_iterable(self.rows),
+            itertools.chain.from_iterable(self.footer), (self.note,))
+        if _all_printable(texts):
+            return self
+        esc = lambda text: printable(str(text))  # noqa: E731
+        return dataclasses.replace(
+            self, columns=[Column(esc(c.title), c.right) for c in self.columns],
+            rows=[[esc(t) for t in r] for r in self.rows],
+            footer=[(esc(label), esc(value)) for label, value in self.footer],
+            note=esc(self.note), known_widths=None)  # escapes are wider
+
     def to_text(self) -> str:
+        """Aligned text, one line per row, every cell :func:`printable`."""
+        return self.escaped()._text()
+
+    def _text(self) -> str:
         if not self.rows and (self.note or not self.header):
             return "\n".join(self._bare())
         widths = self.widths()
@@ -72,8 +159,12 @@ class Table:
         return [f"{label.ljust(width)}  {value}".rstrip()
                 for label, value in self.footer]
 
-    @_gc.paused
     def to_html(self) -> str:
+        """An HTML table; cells are :func:`printable` (a browser, too,
+        obeys bidi overrides) and then HTML-escaped."""
+        return self.escaped()._html()
+
+    def _html(self) -> str:
         esc = html.escape
         if not self.rows and self.note:
             return f"<p>{esc(self.note)}</p>"

@@ -176,7 +176,10 @@ def constant(block: gluon.Block, name: str, value, *, dtype=None) -> gluon.Param
     if not isinstance(block, gluon.Block):
         raise TypeError(f"constant takes the Block to register on, got "
                         f"{type(block).__name__}")
-    if not isinstance(name, str) or not name.isidentifier():
+    if not isinstance(name, str):
+        raise TypeError(f"constant name must be a str (a Python identifier), "
+                        f"got {type(name).__name__} {name!r}")
+    if not name.isidentifier():
         raise ValueError(f"constant name must be a Python identifier, got {name!r}")
     if hasattr(block, name):
         raise ValueError(f"{type(block).__name__} already has an attribute "

@@ -26,7 +26,7 @@ from ._table import (Column, Table, Tabular, fmt_bytes, fmt_float, fmt_int,
                      fmt_shape)
 from .errors import (CheckpointError, CheckpointShapeMismatch, did_you_mean,
                      examples)
-from .params import shapes_agree, walk
+from .params import check_callable, check_checkpoint_call, shapes_agree, walk
 
 _EXPORT_PREFIXES = ("arg:", "aux:")
 
@@ -69,6 +69,7 @@ def save(block: gluon.Block, file, *, format: str | None = None) -> None:
     >>> sorted(load_file(os.path.join(folder, "dense.safetensors")))
     ['0.bias', '0.weight']
     """
+    check_checkpoint_call("save", {"file": file})
     fmt = files.choose_format(file, format)
     params = walk(block, "save").params
     pending = [p for p, param in params.items() if _compat.is_pending(param)]
@@ -399,6 +400,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     Loaded   2 of 2 parameters
     Renamed  2 keys by rename=, e.g. 'fc.bias' -> '0.bias'
     """
+    check_checkpoint_call("load", {"file": file}, flags={"strict": strict})
     sites = walk(block, "load").sites()
     raw = files.read(file)
     name = raw.path
@@ -549,6 +551,13 @@ class Inspection(Tabular):
 
     def __init__(self, raw: files.RawCheckpoint,
                  progress: files.Progress | None = None):
+        if not isinstance(raw, files.RawCheckpoint):
+            raise TypeError(f"mp.Inspection: raw must be a checkpoint read by "
+                            f"mxparams, got {type(raw).__name__} {raw!r}; for "
+                            "a file, call mp.inspect_checkpoint(file)")
+        check_callable(progress, "progress", "Inspection",
+                       "progress(n) is called with each array's size in bytes",
+                       optional=True)
         self.file = raw.path
         self.format = raw.format
         self.size = raw.size
@@ -648,6 +657,7 @@ def inspect_checkpoint(file, *, progress: files.Progress | None = None
     >>> [e.key for e in info.entries], sorted(info.metadata), info.tied
     (['bias', 'weight'], ['mxparams', 'mxparams.array_mode', 'mxparams.keys', 'mxparams.mxnet'], {})
     """
+    check_checkpoint_call("inspect_checkpoint", {"file": file}, progress=progress)
     return Inspection(files.read(file), progress)
 
 
@@ -681,6 +691,15 @@ class Comparison(Tabular):
 
     def __init__(self, a: files.RawCheckpoint, b: files.RawCheckpoint,
                  progress: files.Progress | None = None):
+        for name, raw in (("a", a), ("b", b)):
+            if not isinstance(raw, files.RawCheckpoint):
+                raise TypeError(f"mp.Comparison: {name} must be a checkpoint "
+                                f"read by mxparams, got {type(raw).__name__} "
+                                f"{raw!r}; compare two files with "
+                                "`mxparams diff A B`")
+        check_callable(progress, "progress", "Comparison",
+                       "progress(n) is called with the bytes compared",
+                       optional=True)
         self.a, self.b = a.path, b.path
         left, right = normalized(a), normalized(b)
         self.removed = [k for k in left if k not in right]
@@ -777,6 +796,7 @@ def convert(src, dst, *, format: str | None = None,
     >>> meta["mxparams.keys"].split(" (")[0], meta["mxparams.converted_from"].split(" (")[0]
     ('as in the source file', 'MXNet NDArray list')
     """
+    check_checkpoint_call("convert", {"src": src, "dst": dst}, progress=progress)
     fmt = files.choose_format(dst, format)
     raw = files.read(src)
     arrays = normalized(raw)

@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from ._table import printable
+
 EPILOG = """\
 examples:
   mxparams summary resnet18_v1 --depth 2
@@ -70,10 +72,15 @@ def _mxnet_logs_to_devnull() -> Callable[[], None]:
     return restore
 
 
+def _error(message: str) -> str:
+    """The one-line error of the command, its text made safe to print."""
+    return f"mxparams: error: {printable(' '.join(message.split()))}"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         # One line on bad input (argparse would print the usage first).
-        self.exit(2, f"mxparams: error: {message} (see mxparams --help)\n")
+        self.exit(2, f"{_error(message)} (see mxparams --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,7 +160,8 @@ def _progress(*paths: str, stream=None):
         return
     from tqdm import tqdm
     with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=" ".join(os.path.basename(p) for p in paths), file=stream,
+              desc=printable(" ".join(os.path.basename(p) for p in paths)),
+              file=stream,
               leave=False) as bar:
         yield bar.update
 
@@ -189,8 +197,10 @@ def _checkpoint_command(args) -> int:
                      "output": args.output, "output_format": done.format,
                      "arrays": n}))
     else:
-        print(f"wrote {args.output}: {n} array{'s' if n != 1 else ''}, "
-              f"{done.format}\nread {raw.path}: {raw.format}")
+        # File names are any bytes, and formats name what a file claims.
+        print(f"wrote {printable(args.output)}: {n} "
+              f"array{'s' if n != 1 else ''}, {printable(done.format)}\n"
+              f"read {printable(raw.path)}: {printable(raw.format)}")
     return 0
 
 
@@ -228,8 +238,7 @@ def _run(args) -> int:
         try:
             return _checkpoint_command(args)
         except CheckpointError as err:
-            message = " ".join(str(err).split())  # one line
-            print(f"mxparams: error: {message}", file=sys.stderr)
+            print(_error(str(err)), file=sys.stderr)
             return 2
     try:
         net, _mode = _zoo.build_any_mode(args.model,
@@ -241,7 +250,7 @@ def _run(args) -> int:
         else:
             tables = [tree(net, depth=3), summary(net)]
     except (ValueError, TypeError) as err:
-        print(f"mxparams: error: {err}", file=sys.stderr)
+        print(_error(str(err)), file=sys.stderr)
         return 2
     state = ("before the first forward pass" if args.no_forward else
              "after one forward pass on an input of shape "

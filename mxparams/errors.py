@@ -5,6 +5,7 @@ import difflib
 from typing import Mapping
 
 from . import _compat
+from ._table import printable, quoted
 
 
 class ParamNotFound(KeyError):
@@ -19,8 +20,10 @@ class ParamNotFound(KeyError):
     """
 
     def __str__(self) -> str:
-        # KeyError.__str__ would quote the message like a key; show it as text.
-        return str(self.args[0]) if self.args else ""
+        # KeyError.__str__ would quote the message like a key; show it as
+        # text, with the characters of a path that a terminal would act on
+        # escaped.
+        return printable(str(self.args[0])) if self.args else ""
 
 
 class ShapeMismatch(ValueError):
@@ -39,7 +42,9 @@ class CheckpointError(Exception):
     ``file`` is the file and ``reason`` says what is wrong with it; the
     message names both.  Raised for unreadable, empty, truncated, foreign
     and corrupt files and for files that do not fit the network; when it is
-    raised, no parameter and no file has been changed.
+    raised, no parameter and no file has been changed.  The message shows
+    control characters of the file's name and keys as escapes, and a name's
+    bytes that are not UTF-8 as ``\\xNN``.
 
     >>> raise CheckpointError("model.params", "the file is empty")
     Traceback (most recent call last):
@@ -53,7 +58,7 @@ class CheckpointError(Exception):
         self.reason = reason
 
     def __str__(self) -> str:
-        return f"checkpoint {self.file!r}: {self.reason}"
+        return printable(f"checkpoint {quoted(self.file)}: {self.reason}")
 
 
 class CheckpointShapeMismatch(CheckpointError, ShapeMismatch):

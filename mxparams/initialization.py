@@ -20,7 +20,7 @@ from mxnet import gluon
 
 from . import _compat
 from .errors import did_you_mean
-from .params import ParamDict, Select, collect
+from .params import ParamDict, Select, check_flag, collect
 
 InitSpec = Union[None, str, mx.init.Initializer]
 
@@ -143,6 +143,21 @@ def _resolve(init: InitSpec) -> mx.init.Initializer:
         f"None; got {type(init).__name__}")
 
 
+#: mx.cpu()'s class: Context on MXNet 1.x, Device on 2.x (whose Context
+#: makes one too).
+_DEVICE = type(mx.cpu())
+
+
+def _check_devices(where, name: str) -> None:
+    """``where`` is None, a device, or a non-empty list of devices."""
+    devices = where if isinstance(where, (list, tuple)) else [where]
+    if where is None or (devices and all(isinstance(d, _DEVICE) for d in devices)):
+        return
+    raise TypeError(f"initialize: {name} must be a device such as mx.cpu() or "
+                    f"mx.gpu(0), or a list of them, got "
+                    f"{type(where).__name__} {where!r}")
+
+
 def _targets(target, select: Select, init) -> list[tuple[str, gluon.Parameter]]:
     """(path, Parameter) to initialize: each Parameter once, at its first path."""
     if isinstance(target, gluon.Parameter):
@@ -211,9 +226,11 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     ValueError: unknown initializer 'xavir'; did you mean 'xavier'? ...
     """
     default = _resolve(init)
+    check_flag(force_reinit, "force_reinit", "initialize")
     if device is not None and ctx is not None:
         raise TypeError("pass device= or its MXNet 1.x name ctx=, not both")
     where_to = device if device is not None else ctx
+    _check_devices(where_to, "device" if device is not None else "ctx")
     plan = []
     for path, param in _targets(target, select, default):
         if not force_reinit and (_compat.is_initialized(param)

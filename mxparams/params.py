@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
+import os
 import re
 from collections.abc import Mapping
 from typing import Callable, Iterator, Sequence, Union
 
+import numpy
 from mxnet import gluon
 
 from . import _compat
@@ -91,12 +94,96 @@ def check_count(value: object, name: str, func: str, meaning: str,
     """
     if value is None and optional:
         return
-    if not isinstance(value, int) or isinstance(value, bool):
+    check_int(value, name, func, meaning, optional)
+    if value < 1:
+        raise ValueError(f"{func}: {name} counts {meaning}, got {value}")
+
+
+def check_int(value: object, name: str, func: str, meaning: str,
+              optional: bool = False) -> None:
+    """``value`` is an integer, Python's or numpy's, not a bool (or None
+    when ``optional``).
+
+    >>> check_int(1.5, "step", "Watch.record", "the training step", True)
+    Traceback (most recent call last):
+    ...
+    TypeError: Watch.record: step must be an int (the training step) or None, got float 1.5
+    """
+    if value is None and optional:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(
+            value, (bool, numpy.bool_)):
         raise TypeError(f"{func}: {name} must be an int ({meaning})"
                         + (" or None" if optional else "")
                         + f", got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{func}: {name} counts {meaning}, got {value}")
+
+
+def check_str(value: object, name: str, func: str, meaning: str) -> None:
+    """``value`` is a str (a name chosen from a list, checked after this).
+
+    >>> check_str(["norm"], "field", "plot_watch", "a statistic such as 'norm'")
+    Traceback (most recent call last):
+    ...
+    TypeError: plot_watch: field must be a str (a statistic such as 'norm'), got list ['norm']
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{func}: {name} must be a str ({meaning}), got "
+                        f"{type(value).__name__} {value!r}")
+
+
+def check_flag(value: object, name: str, func: str) -> None:
+    """``value`` is True or False: a truthy string or None would silently
+    mean the opposite of what was meant (``strict="no"`` is true).
+
+    >>> check_flag(None, "strict", "load")
+    Traceback (most recent call last):
+    ...
+    TypeError: load: strict must be True or False, got NoneType None
+    """
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise TypeError(f"{func}: {name} must be True or False, got "
+                        f"{type(value).__name__} {value!r}")
+
+
+def check_callable(value: object, name: str, func: str, meaning: str,
+                   optional: bool = False) -> None:
+    """``value`` can be called (or is None when ``optional``).
+
+    >>> check_callable(5, "progress", "inspect_checkpoint",
+    ...                "progress(n) is called with the bytes read", True)
+    Traceback (most recent call last):
+    ...
+    TypeError: inspect_checkpoint: progress must be a function or None (progress(n) is called with the bytes read), got int 5
+    """
+    if (value is None and optional) or callable(value):
+        return
+    raise TypeError(f"{func}: {name} must be a function"
+                    + (" or None" if optional else "")
+                    + f" ({meaning}), got {type(value).__name__} {value!r}")
+
+
+def check_checkpoint_call(func: str, files: Mapping[str, object], *,
+                          progress: object = None,
+                          flags: Mapping[str, object] | None = None) -> None:
+    """The arguments the checkpoint functions share, checked before any
+    file is touched: each of ``files`` (argument name -> value) a path,
+    ``progress`` None or a function, each of ``flags`` True or False.
+
+    >>> check_checkpoint_call("load", {"file": 7})
+    Traceback (most recent call last):
+    ...
+    TypeError: load: file: a checkpoint path is a str, bytes or os.PathLike, got int 7
+    """
+    for name, file in files.items():
+        if not isinstance(file, (str, bytes, os.PathLike)):
+            raise TypeError(f"{func}: {name}: a checkpoint path is a str, "
+                            f"bytes or os.PathLike, got {type(file).__name__} "
+                            f"{file!r}")
+    check_callable(progress, "progress", func,
+                   "progress(n) is called with each array's size in bytes",
+                   optional=True)
+    for name, value in (flags or {}).items():
+        check_flag(value, name, func)
 
 
 def check_depth(depth: object, func: str) -> None:

@@ -10,7 +10,7 @@ from mxnet import gluon
 
 from . import _arrays
 from ._arrays import STAT_FIELDS
-from .params import Select, check_count, collect
+from .params import Select, check_count, check_flag, check_str, collect
 from .stats import Watch
 
 _INSTALL = "pip install mxparams[plot]"
@@ -54,6 +54,7 @@ def plot_hist(block: gluon.Block, *, select: Select = None, grads: bool = False,
     """
     check_count(bins, "bins", "plot_hist", "histogram bins, from 1")
     check_count(columns, "columns", "plot_hist", "panels per row, from 1")
+    check_flag(grads, "grads", "plot_hist")
     found = _arrays.entries(block, select, grads, "plot_hist")
     if not found:
         raise ValueError(f"plot_hist: select={select!r} matches no parameter "
@@ -109,11 +110,58 @@ def _draw(ax, param: gluon.Parameter, kind: str, title: str, bins: int) -> None:
     values = _arrays.on_host(arrays[0])
     finite = values[numpy.isfinite(values)]
     if finite.size:
-        ax.hist(finite, bins=bins)
+        counts, edges, power = histogram(finite, bins)
+        ax.hist(edges[:-1], bins=edges, weights=counts)
+        if power:
+            ax.set_xlabel(f"×1e{power}", fontsize=7)
     left_out = values.size - finite.size
     if left_out:
         ax.text(0.98, 0.95, f"{left_out:,} NaN/Inf not shown", ha="right",
                 va="top", fontsize=7, color="red", transform=ax.transAxes)
+
+
+#: Beyond these magnitudes matplotlib cannot draw an axis: its margins
+#: and tick steps overflow float64 (or vanish below its resolution).
+_AXIS_LIMITS = (2.0 ** -1000, 2.0 ** 1000)
+
+
+def histogram(values: numpy.ndarray, bins: int
+              ) -> tuple[numpy.ndarray, numpy.ndarray, int]:
+    """``(counts, edges, power)`` of finite ``values`` of any dtype: the
+    bars to draw at ``edges`` in units of ``10**power`` (0 for plain units).
+
+    numpy bins in the values' dtype, where the range of float16 or float32
+    values beyond half the type's maximum overflows (an ``IndexError`` with
+    overflow warnings); in float64 the range of float64 values near
+    ±1.8e308 does, and the scale of a range of subnormals.  So the values
+    are binned in float64 after scaling by a power of two into (-1, 1),
+    which is exact and leaves numpy's edges unchanged; values of a
+    magnitude matplotlib cannot draw come back in units of a power of ten.
+    Constant values get numpy's one unit either side where it exists.
+
+    >>> import numpy
+    >>> values = numpy.array([-3.4e38, 0, 3.4e38], "float32")
+    >>> counts, edges, power = histogram(values, 4)
+    >>> counts.tolist(), bool(edges[-1] == values[-1]), power
+    ([1, 0, 1, 1], True, 0)
+    >>> counts, edges, power = histogram(numpy.array([-1.7e308, 1.7e308]), 2)
+    >>> counts.tolist(), edges.round(3).tolist(), power
+    ([1, 1], [-1.7, 0.0, 1.7], 308)
+    >>> histogram(numpy.full(3, 2.5, "float16"), 2)[:2]
+    (array([0, 3]), array([2. , 2.5, 3. ]))
+    """
+    values = numpy.asarray(values, dtype=numpy.float64)
+    low, high = float(values.min()), float(values.max())
+    magnitude = max(-low, high)
+    if low == high and abs(low) < 2.0 ** 50:  # low ± 0.5 exists
+        counts, edges = numpy.histogram(values, bins=bins)
+        return counts, edges, 0
+    exponent = math.frexp(magnitude)[1]  # magnitude < 2**exponent
+    counts, edges = numpy.histogram(numpy.ldexp(values, -exponent), bins=bins)
+    if _AXIS_LIMITS[0] <= magnitude <= _AXIS_LIMITS[1]:
+        return counts, numpy.ldexp(edges, exponent), 0
+    power = math.floor(math.log10(magnitude))
+    return counts, edges * 10.0 ** (exponent * math.log10(2) - power), power
 
 
 def plot_watch(watch: Watch, *, field: str = "norm", select: Select = None):
@@ -146,6 +194,7 @@ def plot_watch(watch: Watch, *, field: str = "norm", select: Select = None):
         raise TypeError(f"plot_watch expects an mp.Watch, got "
                         f"{type(watch).__name__}; record one with "
                         "watch = mp.Watch(net) and watch.record(step)")
+    check_str(field, "field", "plot_watch", "a statistic such as 'norm'")
     if field not in STAT_FIELDS:
         raise ValueError(f"plot_watch: unknown field {field!r}; choose one of "
                          f"{', '.join(STAT_FIELDS)}")

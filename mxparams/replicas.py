@@ -10,7 +10,7 @@ from mxnet import gluon
 from . import _arrays, _compat
 from ._table import Column, Table, Tabular, fmt_float, fmt_int
 from .errors import ReplicaMismatch
-from .params import Select
+from .params import Select, check_flag
 from .workers import WorkerReport, check_workers
 
 
@@ -121,6 +121,8 @@ def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
     if not isinstance(values, bool):
         raise TypeError(f"mp.check_replicas: values must be True or False, "
                         f"got {type(values).__name__} {values!r}")
+    check_flag(grads, "grads", "check_replicas")
+    check_flag(raise_error, "raise_error", "check_replicas")
     if kvstore is not None:
         return check_workers(block, kvstore, select, grads, raise_error, values)
     if not values:

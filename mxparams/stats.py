@@ -16,7 +16,7 @@ from ._arrays import KINDS, STAT_FIELDS
 from ._table import (Column, Table, Tabular, fmt_float, fmt_int,
                      fmt_shape)
 from .errors import ParamNotFound, did_you_mean, examples
-from .params import Select, _check_block
+from .params import Select, _check_block, check_flag, check_int, check_str
 
 
 class StatRow(NamedTuple):
@@ -66,6 +66,7 @@ class Stats(Tabular):
 
     def __init__(self, block: gluon.Block, *, select: Select = None,
                  grads: bool = False):
+        check_flag(grads, "grads", "stats")
         found = _arrays.entries(block, select, grads, "stats")
         values = _arrays.first_copy_stats(found)
         self.grads = bool(grads)
@@ -179,6 +180,7 @@ class Watch(Tabular):
     def __init__(self, block: gluon.Block, *, select: Select = None,
                  grads: bool = True):
         _check_block(block, "Watch")
+        check_flag(grads, "grads", "Watch")
         _arrays.entries(block, select, grads, "Watch")  # validate select now
         self.block = block
         self.select = select
@@ -192,8 +194,11 @@ class Watch(Tabular):
         Parameters must be initialized (after the first forward pass when
         shapes are inferred).
         """
+        # Checked here: a wrong step stored now breaks the next record().
+        check_int(step, "step", "Watch.record", "the training step", optional=True)
         if step is None:
             step = self.rows[-1].step + 1 if self.rows else 0
+        step = int(step)  # numpy's ints print and add like Python's
         found = _arrays.entries(self.block, self.select, self.grads, "Watch")
         missing = [e.path for e in found if not _compat.is_initialized(e.param)]
         if missing:
@@ -212,6 +217,8 @@ class Watch(Tabular):
         ``field`` is one of mean, std, min, max, norm, zeros, nan, inf;
         ``kind`` is 'data' or 'grad'.
         """
+        check_str(field, "field", "Watch.series", "a statistic such as 'norm'")
+        check_str(kind, "kind", "Watch.series", "'data' or 'grad'")
         if field not in STAT_FIELDS:
             raise ValueError(f"unknown field {field!r}; choose one of "
                              f"{', '.join(STAT_FIELDS)}")
@@ -223,6 +230,9 @@ class Watch(Tabular):
         return [r.step for r in picked], [getattr(r, field) for r in picked]
 
     def _missing(self, path: str, kind: str) -> str:
+        if not isinstance(path, str):  # as mp.get and ParamDict say it
+            return (f"parameter paths are strings such as '0.weight', got "
+                    f"{type(path).__name__} {path!r}")
         if not self.rows:
             return "nothing recorded yet: call watch.record(step) first"
         paths = list(dict.fromkeys(r.path for r in self.rows))

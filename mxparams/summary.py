@@ -11,7 +11,7 @@ from typing import NamedTuple
 import mxnet as mx
 from mxnet import gluon
 
-from . import _compat, _gc
+from . import _compat
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_devices, fmt_int,
                      fmt_shape)
 from .params import ParamDict, Select, check_depth, matcher, walk
@@ -122,7 +122,6 @@ class Summary(Tabular):
     while any shape is still unknown (deferred initialization).
     """
 
-    @_gc.paused
     def __init__(self, block: gluon.Block, select: Select = None,
                  depth: int | None = None):
         found = walk(block, "summary")

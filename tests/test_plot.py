@@ -89,6 +89,38 @@ def test_select_tied_nan_and_uninitialized_panels():
     png(fig)
 
 
+F64_MAX = float(numpy.finfo(numpy.float64).max)
+
+
+@pytest.mark.parametrize("dtype, values, counts, unit", [
+    # numpy bins in the values' dtype: these ranges overflowed it.
+    ("float32", [-3.4e38, 0, 3.4e38], {0: 1, 25: 1, 49: 1}, ""),
+    ("float16", [-65504, 0, 65504], {0: 1, 25: 1, 49: 1}, ""),
+    # Beyond what an axis can hold: drawn in units of 1e308.
+    ("float64", [-1.7e308, 0, 1.7e308], {0: 1, 25: 1, 49: 1}, "×1e308"),
+    ("float64", [-F64_MAX, F64_MAX, F64_MAX], {0: 1, 49: 2}, "×1e308"),
+    ("float64", [0, 5e-324, 1e-323], {0: 1, 25: 1, 49: 1}, "×1e-324"),
+    ("float32", [2.5] * 4, {25: 4}, ""),          # constant: 2.5 ± 0.5
+    ("float16", [65504] * 2, {25: 2}, ""),
+    ("float64", [F64_MAX] * 3, {25: 3}, "×1e308"),
+    ("int32", [-2 ** 31, 0, 2 ** 31 - 1], {0: 1, 25: 1, 49: 1}, ""),
+    ("int64", [-2 ** 63, 2 ** 63 - 1], {0: 1, 49: 1}, ""),
+])
+def test_histograms_of_any_finite_values(dtype, values, counts, unit):
+    block = nn.HybridSequential()
+    mp.constant(block, "c", numpy.array(values, dtype=dtype), dtype=dtype)
+    block.initialize()
+    fig = mp.plot_hist(block)  # warnings are errors here: none either
+    ax = fig.axes[0]
+    heights = {i: p.get_height() for i, p in enumerate(ax.patches)
+               if p.get_height()}
+    assert len(ax.patches) == 50 and heights == counts
+    assert ax.get_xlabel() == unit
+    left, right = ax.get_xlim()
+    assert numpy.isfinite([left, right]).all() and left < right
+    png(fig)
+
+
 def test_figures_are_not_left_open_in_pyplot():
     import matplotlib.pyplot as plt
     net = chapter_mlp()
