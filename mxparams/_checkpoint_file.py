@@ -31,6 +31,7 @@ anything is allocated, so any damaged file gives a ``CheckpointError``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -675,10 +676,39 @@ def write(path, arrays: dict, progress: Progress | None = None, *,
         _check_portable(target, arrays)
 
         def fill(temp: str) -> None:
-            _compat.save_portable(temp, {k: materialize(v) for k, v in
-                                         arrays.items()}, progress)
+            with _utf8_name(target, temp) as name:
+                _compat.save_portable(name, {k: materialize(v) for k, v in
+                                             arrays.items()}, progress)
             _verify_portable(target, temp, wanted)
     _replace(target, fill)
+
+
+@contextlib.contextmanager
+def _utf8_name(target: str, path: str):
+    """``path`` as MXNet's writer can open it.
+
+    MXNet takes a file name as UTF-8 text, so a name holding bytes that
+    are not UTF-8 (``os.fsdecode`` keeps them as surrogates) cannot be
+    passed on; on Linux the file (created already) is reached through
+    ``/proc/self/fd`` instead.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        yield path
+        return
+    if not os.path.isdir("/proc/self/fd"):
+        raise CheckpointError(target, "cannot write: MXNet's writer takes "
+                                      "only UTF-8 file names on this system; "
+                                      "choose another name, or write "
+                                      "safetensors")
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 def _short_write(target: str, found: int, size: int) -> CheckpointError:

@@ -308,3 +308,17 @@ def test_a_read_only_link_target_is_refused(tmp_path):
     net = compat_net()
     mp.load(net, target)
     assert same(values(net), expected())
+
+
+@pytest.mark.parametrize("suffix", ["params", "safetensors"])
+def test_names_that_are_not_utf8_are_written_and_read(tmp_path, suffix):
+    """os.fsdecode keeps such bytes as surrogates, which MXNet's writer,
+    taking UTF-8 text, refused ("surrogates not allowed")."""
+    folder = os.fsencode(tmp_path) + b"/d\xe9j\xe0"
+    os.mkdir(folder)
+    path = folder + b"/caf\xe9." + suffix.encode()
+    mp.save(fill(compat_net()), path)
+    net = compat_net()
+    mp.load(net, path)
+    assert same(values(net), expected())
+    assert os.listdir(folder) == [os.path.basename(path)]
