@@ -82,6 +82,144 @@ def _lost_child(block: gluon.Block, path: str, name: str) -> RuntimeError:
         "an attribute or in a Sequential")
 
 
+def _where(path: str, block: gluon.Block) -> str:
+    """A block for a message: its path and class ('' is the root)."""
+    if not path:
+        return f"the root block ({type(block).__name__})"
+    return f"block {path!r} ({type(block).__name__})"
+
+
+# The errors below are built only when the walk finds a structure without
+# unique paths; errors.py imports this module, hence the late imports.
+
+def _empty_name(block: gluon.Block, path: str, name: object,
+                child: gluon.Block) -> ValueError:
+    from .errors import StructureError
+    if name != "":
+        return StructureError(
+            f"{_where(path, block)} has a child ({type(child).__name__}) "
+            f"registered under the name {name!r}: structural paths join "
+            "child names with '.', so child names must be non-empty "
+            "strings; register the child under a name such as 'head'")
+    return StructureError(
+        f"{_where(path, block)} has a child ({type(child).__name__}) "
+        "registered under the empty name '': structural paths join child "
+        "names with '.', so the child would have no path of its own and its "
+        "parameters' paths could clash with its parent's; give the child a "
+        "non-empty name without '.', such as 'head'")
+
+
+def _renaming(*entries: tuple) -> str:
+    """The fix for two blocks at one path: rename the last of ``entries``
+    whose own name holds a '.'."""
+    for _, _, parent, name, _, _ in reversed(entries):
+        if "." in name:
+            where = "the root block" if not parent else f"block {parent!r}"
+            return (f"register child {name!r} of {where} under a name "
+                    f"without '.', such as {name.replace('.', '_')!r}")
+    return "register children under names without '.'"
+
+
+def _path_taken(first: tuple, second: tuple, reached: dict) -> ValueError:
+    """Two different blocks at one path: ``first`` and ``second`` are
+    entries of the walk (path, block, parent path, name, level, inside),
+    ``reached`` maps the paths walked so far to theirs."""
+    from .errors import StructureError
+
+    def how(entry: tuple) -> str:
+        _, block, parent, name, _, _ = entry
+        return (f"a {type(block).__name__} registered as child {name!r} "
+                f"of {_where(parent, reached[parent][1])}")
+
+    return StructureError(
+        f"two different blocks have the structural path {first[0]!r}: "
+        f"{how(first)}, and {how(second)}; their parameters would share "
+        f"paths and save/load would keep only one of each; "
+        f"{_renaming(first, second)}")
+
+
+def _cycle(entry: tuple, order: list[tuple]) -> ValueError:
+    """The error for a block that contains itself, found at ``entry``;
+    ``order`` holds the entries walked so far, in pre-order."""
+    from .errors import StructureError
+    level = entry[4]
+    # In pre-order, a block's ancestor at each level is the last entry
+    # reached at that level before it.
+    ancestors: dict[int, tuple] = {}
+    for earlier in reversed(order):
+        if earlier[4] < level:
+            ancestors.setdefault(earlier[4], earlier)
+            if len(ancestors) == level:
+                break
+    chain = [ancestors[i] for i in range(level)] + [entry]
+    # Name the first block on the chain to come back, and where it does.
+    first: dict[int, tuple] = {}
+    for again in chain:
+        outer = first.setdefault(id(again[1]), again)
+        if outer is not again:
+            break
+    ancestor, block = outer[0], outer[1]
+    path, _, parent, name, depth, _ = again
+    cycle = path[len(ancestor) + 1:] if ancestor else path
+    if parent == ancestor:
+        how = f"it is registered as its own child {name!r}"
+    else:
+        how = (f"it is registered as child {name!r} of "
+               f"{_where(parent, chain[depth - 1][1])}, which it contains")
+    return StructureError(
+        f"{_where(ancestor, block)} contains itself: {how}, so its "
+        f"structural paths would never end ({path!r}, {path + '.' + cycle!r}, "
+        "...); a block may be used at several paths, but not inside itself: "
+        "remove that registration")
+
+
+def _distinct_paths(order: list[tuple]) -> list[tuple]:
+    """``order`` with each block path once, or a StructureError.
+
+    The same block reached again at the same path (registered as 'a.b' and
+    as 'b' of 'a') brings the same subtree: it is listed once, where it was
+    first reached.  Two different blocks at one path are an error.
+    """
+    reached: dict[str, tuple] = {}
+    distinct = []
+    for entry in order:
+        first = reached.setdefault(entry[0], entry)
+        if first is entry:
+            distinct.append(entry)
+        elif first[1] is not entry[1]:
+            raise _path_taken(first, entry, reached)
+    return distinct
+
+
+def _param_clash(order: list[tuple], own_keys: dict) -> ValueError | None:
+    """Two different Parameters given the same path, or None.
+
+    Run only when the walk counted more entries than distinct paths: the
+    same Parameter reached twice by one path is no conflict.
+    """
+    from .errors import StructureError
+    first: dict[str, tuple] = {}
+    for path, block, _, _, _, inside in order:
+        if inside is not None:
+            continue
+        prefix = path + "." if path else ""
+        if path in own_keys:
+            found = [(key, param, f"the key {key!r} listed by")
+                     for key, param in own_keys[path][0].items()]
+        else:
+            found = [(prefix + attr, param, f"parameter {attr!r} of")
+                     for attr, param in block._reg_params.items()]
+        for key, param, what in found:
+            there = first.setdefault(key, (param, f"{what} {_where(path, block)}"))
+            if there[0] is not param:
+                return StructureError(
+                    f"two different parameters have the structural path "
+                    f"{key!r}: {there[1]}, and {what} {_where(path, block)}; "
+                    "save/load would keep only one of them; register "
+                    "children and parameters under names without '.'")
+    return None
+
+
 def children(block: gluon.Block, path: str = "") -> list[tuple[str, gluon.Block]]:
     """(name, child) pairs in registration order.
 
@@ -144,6 +282,12 @@ class Site(NamedTuple):
 _new = tuple.__new__
 
 
+# The level from which the walk looks for a block that contains itself:
+# below the depth of real networks (the model zoo's reach 7 levels), so
+# they pay nothing for the check.
+_CYCLE_LEVEL = 16
+
+
 class Walk:
     """Every block and every parameter path under ``root``, in one pass.
 
@@ -155,6 +299,13 @@ class Walk:
     :class:`Node`, in pre-order; a block registered twice is there twice.
     :meth:`sites` adds, per path, the owning block, the attribute, the
     first path of the same Parameter and the display shape.
+
+    Every path is unique and a child's path is longer than its parent's,
+    or the walk raises :class:`~mxparams.errors.StructureError`: for a
+    child registered under the empty name, for two different blocks or two
+    different Parameters at one path (child names containing '.'), and for
+    a block that contains itself.  A block registered twice (tied layers)
+    is no conflict: it is there at each of its paths.
 
     The walk keeps its own stack (Gluon's recursion stops near 1,200
     levels) and copies no dictionaries per level, so its cost is linear in
@@ -170,6 +321,18 @@ class Walk:
         # the enclosing block with keys of its own (None if there is none).
         order: list[tuple] = []
         own: dict[str, list[str]] = {}  # block with keys of its own -> subtree
+        # A block that contains itself makes the walk descend forever.
+        # Looking for it only from level _CYCLE_LEVEL down costs nothing on
+        # networks of usual depth and still finds it: the endless descent
+        # meets a block again below that level, at most _CYCLE_LEVEL levels
+        # of work later than a check from the root would.  line[i] is the
+        # id of the last block with children reached at level i (for levels
+        # above the current block, its ancestor), depth_of maps an id to the
+        # level where it was last reached: one dict lookup per block.
+        line: dict[int, int] = {}
+        depth_of: dict[int, int] = {}
+        seen_at, deep = depth_of.get, _CYCLE_LEVEL
+        dotted = False  # a child name holds '.': paths may meet
         stack = [("", root, None, "", 0, None)]
         pop, push, record, ref = stack.pop, stack.append, order.append, weakref.ref
         while stack:
@@ -183,6 +346,13 @@ class Walk:
                 inside = path
             kids = block._children
             if kids:
+                if level >= deep:
+                    key = id(block)
+                    above = seen_at(key)
+                    if above is not None and above < level and line[above] == key:
+                        raise _cycle(entry, order)
+                    depth_of[key] = level
+                    line[level] = key
                 prefix = path + "." if path else ""
                 level += 1
                 for name, child in reversed(kids.items()):
@@ -190,11 +360,20 @@ class Walk:
                         child = child()
                         if child is None:
                             raise _lost_child(block, path, name)
+                    if not name or "." in name:
+                        if not name:
+                            raise _empty_name(block, path, name, child)
+                        dotted = True
                     push((prefix + name, child, path, name, level, inside))
+        if dotted:
+            # Without '.' in child names (and none empty) each block path
+            # splits into names one way only, so paths can only meet here.
+            order = _distinct_paths(order)
         # Keys are assembled after every block was reached, so a dead child
         # is reported by name before a block's own traversal trips on it.
         params: dict[str, gluon.Parameter] = {}
         own_keys: dict[str, tuple[dict, list[str]]] = {}
+        entries = 0  # more entries than paths: some path was given twice
         for path, block, _, _, _, inside in order:
             if inside is not None:
                 continue  # below a block with keys of its own: it gave them
@@ -202,10 +381,18 @@ class Walk:
                 keys = block._collect_params_with_prefix(path)
                 own_keys[path] = (keys, own[path])
                 params.update(keys)
-            elif block._reg_params:
-                prefix = path + "." if path else ""
-                for key, param in block._reg_params.items():
-                    params[prefix + key] = param
+                entries += len(keys)
+            else:
+                reg = block._reg_params
+                if reg:
+                    prefix = path + "." if path else ""
+                    for key, param in reg.items():
+                        params[prefix + key] = param
+                    entries += len(reg)
+        if entries != len(params):
+            clash = _param_clash(order, own_keys)
+            if clash is not None:
+                raise clash
         self.params = params
         self._order = order
         self._own_keys = own_keys
@@ -264,6 +451,8 @@ class Walk:
 
     def ancestor(self, path: str, level: int) -> str:
         """The path of the block at ``level`` above (or at) block ``path``."""
+        # Ends: every block path is unique and longer than its parent's
+        # (the walk raised StructureError otherwise).
         nodes = self.nodes
         while nodes[path].level > level:
             path = nodes[path].parent

@@ -70,6 +70,23 @@ class CheckpointShapeMismatch(CheckpointError, ShapeMismatch):
     """
 
 
+class StructureError(ValueError):
+    """A network whose parameters have no unique structural paths.
+
+    Raised by every function that walks a network (``collect``, ``tree``,
+    ``summary``, ``save``, ``load``, ...) for a child registered under the
+    empty name, for two different blocks or parameters that end up at one
+    path (a child name containing '.'), and for a block that contains
+    itself.  The message names both blocks involved and the fix; the
+    network is not changed.
+
+    >>> raise StructureError("the root block (Sequential) has a child ...")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.StructureError: the root block (Sequential) has a child ...
+    """
+
+
 class NonFiniteError(ValueError):
     """Parameters or gradients hold NaN or Inf; raised by ``check_finite``.
 

@@ -46,6 +46,8 @@ class Tree(Tabular):
             size = elements(site.shape)
             owned.setdefault(site.owner_path, []).append(site)
             path = site.owner_path
+            # Ends at the root: block paths are unique and each is longer
+            # than its parent's, or the walk raised StructureError.
             while path is not None:
                 below[path][site.first] = size
                 path = nodes[path].parent
