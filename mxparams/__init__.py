@@ -16,7 +16,8 @@ from .assign import constant, set_data
 from .checkpoint import (Comparison, Inspection, LoadReport, inspect,
                          inspect_checkpoint, load, save)
 from .errors import (CheckpointError, CheckpointShapeMismatch, NonFiniteError,
-                     ParamNotFound, ReplicaMismatch, ShapeMismatch)
+                     ParamNotFound, ReplicaMismatch, ShapeMismatch,
+                     StructureError)
 from .finite import FiniteReport, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
@@ -50,6 +51,7 @@ __all__ = [
     "ShapeMismatch",
     "StatRow",
     "Stats",
+    "StructureError",
     "Summary",
     "SyncReport",
     "SyncRow",

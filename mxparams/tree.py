@@ -5,9 +5,9 @@ from typing import NamedTuple
 
 from mxnet import gluon
 
-from . import _compat, _gc
+from . import _compat
 from ._table import Column, Table, Tabular, fmt_int, fmt_shape
-from .params import check_depth, elements, walk
+from .params import check_depth, check_flag, elements, walk
 
 
 class TreeRow(NamedTuple):
@@ -32,11 +32,11 @@ class Tree(Tabular):
     while any shape below is unknown.
     """
 
-    @_gc.paused
     def __init__(self, block: gluon.Block, depth: int | None = None,
                  params: bool = False):
         found = walk(block, "tree")
         check_depth(depth, "tree")
+        check_flag(params, "params", "tree")
         nodes = found.nodes
         # Unique parameters below each block path ('' is the root), and
         # each block's own parameters as the walk found them.

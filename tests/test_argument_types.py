@@ -92,6 +92,8 @@ CASES = [
      "summary: depth must be an int"),
     (mp.tree, [NET], {"depth": True}, TypeError, "depth",
      "tree: depth must be an int"),
+    (mp.tree, [NET], {"params": "yes"}, TypeError, "params",
+     "tree: params must be True or False, got str 'yes'"),
     (mp.plot_hist, [NET], {"bins": 2.0}, TypeError, "bins",
      "plot_hist: bins must be an int (histogram bins, from 1), got float 2.0"),
     # functions
