@@ -17,8 +17,9 @@ Two formats hold Gluon parameters:
   ``save_parameters`` and ``export``.
 * safetensors, the weight format other frameworks share, written by
   ``mp.save`` to a ``.safetensors`` name and by the ``safetensors`` package
-  itself.  It is read and written by that package (``safe_open`` maps the
-  file; a tensor is read when it is asked for), never parsed here.
+  itself.  It is written by that package, and its header is checked by
+  it (``safe_open`` of a private copy of the header); the data are read
+  here at the offsets of that checked header.
 
 The first two are parsed here in Python with NumPy, never by MXNet's
 loader, and nothing is ever unpickled.  MXNet's loader is not used because it trusts the
@@ -47,7 +48,7 @@ import safetensors
 import safetensors.numpy
 
 from . import _compat
-from ._source import Cursor, PrivateCopy, Source, index_read
+from ._source import Cursor, IndexCopy, Source, index_read
 from .errors import CheckpointError
 
 _LIST_MAGIC = 0x112
@@ -107,30 +108,33 @@ Progress = Callable[[int], None]
 class RawCheckpoint(NamedTuple):
     path: str
     format: str
-    arrays: dict  # key -> LazyArray, or numpy.ndarray (inflated npz members)
+    arrays: dict  # key -> StoredArray, or numpy.ndarray (inflated npz members)
     size: int     # bytes on disk
     metadata: dict = {}  # safetensors metadata (text -> text); never changed
     aliases: dict = {}   # tied path -> the key it is stored under (META_TIED)
 
 
-class LazyArray:
-    """An array of a checkpoint file whose data are read when asked for.
+class StoredArray:
+    """An array of a checkpoint file: its bytes at an offset of the file,
+    read when asked for.
 
     ``shape``, ``dtype``, ``size`` and ``nbytes`` come from the file's
-    index; :meth:`read` (or ``numpy.asarray``) reads the data into an
-    array of its own.  Readers that handle one array at a time so hold at
-    most one in memory.
+    index; :meth:`read` (or ``numpy.asarray``) reads the data with
+    ``pread`` into an array of its own and checks that the file did not
+    change since it was opened (``_source``).  Readers that handle one
+    array at a time so hold at most one in memory.
     """
 
-    __slots__ = ("key", "shape", "dtype")
-    #: Whether :meth:`read` reads the user's file, which may change until
-    #: then (else a private copy that cannot change).
-    reads_file = True
+    __slots__ = ("key", "shape", "dtype", "_source", "_offset", "_fortran")
 
-    def __init__(self, key: str, shape: tuple, dtype: numpy.dtype):
+    def __init__(self, source: Source, key: str, shape: tuple,
+                 dtype: numpy.dtype, offset: int, fortran: bool = False):
         self.key = key
         self.shape = shape
         self.dtype = dtype
+        self._source = source  # keeps the file open
+        self._offset = offset
+        self._fortran = fortran
 
     @property
     def size(self) -> int:
@@ -145,80 +149,59 @@ class LazyArray:
         return len(self.shape)
 
     def read(self) -> numpy.ndarray:
-        raise NotImplementedError
+        raw = numpy.empty(self.nbytes, numpy.uint8)
+        if raw.size:
+            self._source.readinto(self._offset, memoryview(raw))
+        return self._finish(raw)
+
+    def _finish(self, raw: numpy.ndarray) -> numpy.ndarray:
+        array = raw.view(self.dtype).reshape(self.shape,
+                                             order="F" if self._fortran else "C")
+        return array if self.dtype.isnative else array.astype(
+            self.dtype.newbyteorder("="))
 
     def __array__(self, dtype=None) -> numpy.ndarray:
         array = self.read()
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.key!r}, shape={self.shape}, "
+        return (f"StoredArray({self.key!r}, shape={self.shape}, "
                 f"dtype={self.dtype.name})")
-
-
-class StoredArray(LazyArray):
-    """An array of an MXNet or npz file: its bytes at an offset of the file.
-
-    :meth:`read` reads them with ``pread`` into a new array and checks that
-    the file did not change since it was opened (``_source``).
-    """
-
-    __slots__ = ("_source", "_offset", "_fortran")
-
-    def __init__(self, source: Source, key: str, shape: tuple,
-                 dtype: numpy.dtype, offset: int, fortran: bool = False):
-        super().__init__(key, shape, dtype)
-        self._source = source  # keeps the file open
-        self._offset = offset
-        self._fortran = fortran
-
-    def read(self) -> numpy.ndarray:
-        raw = numpy.empty(self.nbytes, numpy.uint8)
-        if raw.size:
-            self._source.readinto(self._offset, memoryview(raw))
-        array = raw.view(self.dtype).reshape(self.shape,
-                                             order="F" if self._fortran else "C")
-        return array if self.dtype.isnative else array.astype(
-            self.dtype.newbyteorder("="))
-
-
-class LazyTensor(LazyArray):
-    """One tensor of a safetensors file, read through the package.
-
-    The package maps a private copy of the file (``_source.PrivateCopy``),
-    never the user's file, so the data cannot change or vanish under it;
-    :meth:`read` copies one tensor out of that map.
-    """
-
-    __slots__ = ("_handle", "_file")
-    reads_file = False
-
-    def __init__(self, handle, file: str, key: str, shape: tuple,
-                 dtype: numpy.dtype):
-        super().__init__(key, shape, dtype)
-        self._handle = handle  # keeps the private copy mapped
-        self._file = file
-
-    def read(self) -> numpy.ndarray:
-        try:
-            return self._handle.get_tensor(self.key)
-        except BaseException as err:
-            if isinstance(err, Exception) or _is_panic(err):
-                raise CheckpointError(self._file, f"cannot read {self.key!r}: "
-                                                  f"{err}") from None
-            raise
 
 
 def materialize(array) -> numpy.ndarray:
     """The values of an entry of ``RawCheckpoint.arrays`` as a NumPy array."""
-    return array.read() if isinstance(array, LazyArray) else array
+    return array.read() if isinstance(array, StoredArray) else array
 
 
-def detach(array):
-    """``array`` in a form that will not read the user's file again: read
-    now if it would read the file later, else as it is (lazy, one at a
-    time, from a private copy)."""
-    return array.read() if isinstance(array, LazyArray) and array.reads_file else array
+def read_all(arrays: list) -> list:
+    """The values of ``arrays`` (entries of ``RawCheckpoint.arrays``), read
+    in one batch and checked once: a load reads everything before it
+    writes anything, so a file that changes meanwhile changes nothing.
+
+    C-ordered arrays of the host's byte order are read straight into
+    legacy MXNet arrays on the CPU (``_compat.staging_arrays``, what a load
+    copies from), the others into NumPy arrays.
+    """
+    out = list(arrays)
+    stored = [(i, a) for i, a in enumerate(arrays) if isinstance(a, StoredArray)]
+    staging = _compat.staging_arrays([(None if a._fortran else a.shape, a.dtype)
+                                      for _, a in stored])
+    by_source: dict[int, list] = {}
+    for (i, a), staged in zip(stored, staging):
+        if staged is None:
+            raw = numpy.empty(a.nbytes, numpy.uint8)
+            view, finish = memoryview(raw), (lambda a=a, raw=raw: a._finish(raw))
+        else:
+            view, finish = staged[1], (lambda staged=staged: staged[0])
+        by_source.setdefault(id(a._source), (a._source, []))[1].append(
+            (i, a._offset, view, finish))
+    for source, parts in by_source.values():
+        source.readinto_many([(offset, view) for _, offset, view, _ in parts
+                              if len(view)])
+        for i, _, _, finish in parts:
+            out[i] = finish()
+    return out
 
 
 def file_name(path) -> str:
@@ -237,11 +220,9 @@ def read(path) -> RawCheckpoint:
     from the first bytes, before anything else is read; then the index is
     read and every count, length and shape in it is checked against the
     bytes that are really there before anything is allocated.  The arrays
-    are :class:`LazyArray` entries read when asked for (compressed npz
+    are :class:`StoredArray` entries read when asked for (compressed npz
     members are inflated now, in bounded chunks), so a file that is not a
-    checkpoint costs 16 bytes and a checkpoint costs its index.  A
-    safetensors file is copied whole into private memory first (see
-    :class:`LazyTensor`).
+    checkpoint costs 16 bytes and a checkpoint costs its index.
     """
     name = file_name(path)
     source = Source(name)
@@ -556,16 +537,22 @@ def _read_safetensors(source: Source) -> tuple[dict, dict, dict]:
     """(arrays, metadata, aliases) of a safetensors file, data not read.
 
     The package checks the header (JSON, dtypes, shapes, and offsets that
-    cover the data exactly) when it opens the file, and maps it; shapes
-    and dtypes are then asked per tensor without touching the data.  It
-    opens a private copy of the file (``_source.PrivateCopy``), never the
-    user's file, whose truncation by another process would abort the
-    process from inside the package.  The format keeps no order (writers
-    sort by dtype and name), so the keys are listed in natural order.
+    cover the data exactly) when it opens a file, but it opens a path and
+    maps it, and the truncation of a mapped file by another process aborts
+    the process from inside the package.  So it is given a private copy
+    of the header alone, as long as the file (``_source.IndexCopy``: the
+    data a hole that reads as zeros and costs nothing); once it has
+    accepted the header, the tensors' offsets are taken from that same
+    header and the data are read from the file as for the other formats.
+    The format keeps no order (writers sort by dtype and name), so the
+    keys are listed in natural order.
     """
     name = source.name
-    index_read(name)  # the index of this format is read by the package
-    with PrivateCopy(source) as copy:
+    (length,) = struct.unpack("<Q", source.read(0, 8))  # bounded by _detect
+    index = source.read(0, 8 + length)
+    header = index[8:]
+    index_read(name)
+    with IndexCopy(source, index) as copy:
         try:
             handle = safetensors.safe_open(copy.path, framework="numpy")
             metadata = dict(handle.metadata() or {})
@@ -578,6 +565,9 @@ def _read_safetensors(source: Source) -> tuple[dict, dict, dict]:
                                             f"{' '.join(str(err).split())}"
                                       ) from None
             raise
+        del handle, heads
+    offsets = {key: entry["data_offsets"] for key, entry in json.loads(header).items()
+               if key != "__metadata__"}
     arrays = {}
     for key, code, shape in sorted(headers, key=lambda h: _natural(h[0])):
         dtype = _ST_DTYPES.get(code)
@@ -594,8 +584,17 @@ def _read_safetensors(source: Source) -> tuple[dict, dict, dict]:
                                         "convert it where it was written to "
                                         "one MXNet has (float16, float32, "
                                         "float64 or an integer type)")
-        arrays[key] = LazyTensor(handle, name, key, shape,
-                                 numpy.dtype(dtype).newbyteorder("<"))
+        dtype = numpy.dtype(dtype).newbyteorder("<")
+        begin, end = offsets.get(key, (0, -1))
+        if end - begin != math.prod(shape) * dtype.itemsize:
+            # The package and json read the header differently (a key
+            # given twice): nothing here can be trusted.
+            raise CheckpointError(name, f"corrupt safetensors file: the header "
+                                        f"of {key!r} is ambiguous")
+        arrays[key] = StoredArray(source, key, shape, dtype, 8 + length + begin)
+    if len(offsets) != len(arrays):  # as above
+        raise CheckpointError(name, "corrupt safetensors file: the header "
+                                    "is ambiguous")
     return arrays, metadata, _aliases(name, metadata, arrays)
 
 
@@ -660,7 +659,7 @@ def write(path, arrays: dict, progress: Progress | None = None, *,
     A temporary file left by a killed process
     ('.<name>.mxparams-tmp.<pid>.<hex>') is removed by the next save to
     the same target once its process is gone.  ``arrays`` holds MXNet (np
-    or nd) arrays, NumPy arrays or :class:`LazyArray`; ``metadata`` (text
+    or nd) arrays, NumPy arrays or :class:`StoredArray`; ``metadata`` (text
     to text) goes into a safetensors file.
     """
     target = file_name(path)
@@ -806,7 +805,7 @@ def _host(value) -> numpy.ndarray:
     non-contiguous view (a transpose, a Fortran-ordered npz member) would
     be written in the wrong order.
     """
-    if isinstance(value, LazyArray):
+    if isinstance(value, StoredArray):
         value = value.read()
     elif not isinstance(value, numpy.ndarray):
         value = value.asnumpy()  # mx.np and mx.nd arrays (waits for them)

@@ -11,7 +11,9 @@ of mxparams calls the small shims below and the one structural walk,
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import inspect
+import math
 import os
 import re
 import weakref
@@ -883,6 +885,43 @@ def load_init(param: gluon.Parameter, array) -> None:
     param._load_init(array, None)
 
 
+#: dtypes of the staging arrays below (bool: 1.x legacy arrays have none).
+_STAGING_DTYPES = frozenset(["float16", "float32", "float64", "uint8", "int8",
+                             "int32", "int64"])
+
+
+def staging_arrays(specs: list[tuple[tuple, numpy.dtype]]) -> list:
+    """For each (shape, dtype): an MXNet array on the CPU and a writable
+    view of its bytes, to read a file straight into; None where a NumPy
+    array must do (another dtype, a byte order that is not the host's,
+    an empty shape).
+
+    The arrays come from MXNet's own storage pool, as those of Gluon's
+    ``load_parameters`` do: it keeps memory that freed arrays (the
+    activations of a forward pass) had mapped already, where a new NumPy
+    array of hundreds of MB is mapped page by page as it is written
+    (docs/checkpoints.md, "Time and memory").  ``MXNDArrayGetData`` of
+    MXNet's C API (the same in 1.x and 2.x) gives the address; the view
+    is used only while the array is held.
+    """
+    out = []
+    for shape, dtype in specs:
+        dtype = numpy.dtype(dtype)
+        if (dtype.name not in _STAGING_DTYPES or not dtype.isnative
+                or not shape or 0 in shape):
+            out.append(None)
+            continue
+        with mx.util.np_array(False), mx.util.np_shape(False):
+            array = mx.nd.empty(shape, dtype=dtype.name)
+        pointer = ctypes.c_void_p()
+        mx.base.check_call(mx.base._LIB.MXNDArrayGetData(array.handle,
+                                                         ctypes.byref(pointer)))
+        size = math.prod(shape) * dtype.itemsize
+        out.append((array, memoryview((ctypes.c_ubyte * size).from_address(
+            pointer.value)).cast("B")))
+    return out
+
+
 def kvstore_keeps(param: gluon.Parameter) -> str | None:
     """Whether a Trainer keeps its own copy of ``param`` in a kvstore:
     None, 'local' or 'distributed'.
@@ -908,29 +947,45 @@ def kvstore_keeps(param: gluon.Parameter) -> str | None:
     return "distributed" if "dist" in trainer._kvstore.type else "local"
 
 
-def set_values(param: gluon.Parameter, value: numpy.ndarray) -> None:
-    """Set every copy of an initialized ``param`` to ``value``, and the
-    Trainer's copy with them: Gluon's own ``set_data`` where a Trainer
-    keeps the parameter in its local kvstore (see ``kvstore_keeps``; the
-    caller refuses a distributed one first), else :func:`copy_into`."""
+def as_kind_of(param: gluon.Parameter, value):
+    """``value`` (NumPy, or a legacy MXNet array on the CPU) as the kind of
+    array ``param`` holds (mx.np or mx.nd, compatibility §10); an MXNet
+    array is viewed, not copied."""
+    holds_np = holds_np_arrays(param)
+    if isinstance(value, mx.nd.NDArray):
+        return value.as_np_ndarray() if holds_np else value
+    return (mx.np.array if holds_np else mx.nd.array)(value, dtype=value.dtype)
+
+
+def set_values(param: gluon.Parameter, value) -> None:
+    """Set every copy of an initialized ``param`` to ``value`` (NumPy, or a
+    legacy MXNet array on the CPU), and the Trainer's copy with them:
+    Gluon's own ``set_data`` where a Trainer keeps the parameter in its
+    local kvstore (see ``kvstore_keeps``; the caller refuses a distributed
+    one first), else :func:`copy_into`."""
     if kvstore_keeps(param) is None:
         copy_into(param, value)
-        return
-    make = mx.np.array if holds_np_arrays(param) else mx.nd.array
-    param.set_data(make(value, dtype=value.dtype))
+    else:
+        param.set_data(as_kind_of(param, value))
 
 
-def copy_into(param: gluon.Parameter, value: numpy.ndarray) -> None:
+def copy_into(param: gluon.Parameter, value) -> None:
     """Copy ``value`` into every device copy of an initialized ``param``.
 
-    MXNet copies a host copy straight from the numpy buffer
-    (``_sync_copyfrom``, what ``array[:] = numpy_array`` runs on both
-    versions), with no array in between.  Where it cannot, the copy goes
-    the way of Gluon's own ``set_data``, through an MXNet array and
-    MXNet's copy operator: for copies on other devices (GPUs) and for
-    arrays in oneDNN's layouts (below).  The caller has checked shape and
-    dtype.
+    A legacy MXNet array (a staging array) is copied by MXNet's copy
+    operator, as Gluon's own ``set_data`` copies: it reorders into
+    oneDNN's layouts and crosses devices.  From a NumPy array, MXNet
+    copies a host copy straight from the numpy buffer (``_sync_copyfrom``,
+    what ``array[:] = numpy_array`` runs on both versions), with no array
+    in between; where it cannot (copies on other devices, arrays in
+    oneDNN's layouts, below) through an MXNet array and the operator.  The
+    caller has checked shape and dtype.
     """
+    if isinstance(value, mx.nd.NDArray):
+        for array in param._data:
+            value.copyto(array.as_nd_ndarray() if isinstance(array, mx.np.ndarray)
+                         else array)
+        return
     for array, device in zip(param._data, devices(param)):
         # 'cpu', 'cpu_pinned', 'cpu_shared': host memory.
         if device.device_type.startswith("cpu"):

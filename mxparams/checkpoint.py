@@ -325,12 +325,6 @@ def _plan_by_names(keys, shapes, sites) -> _Plan:
     return _Plan(chosen, unexpected, ambiguous, renamed)
 
 
-def _array_for(param: gluon.Parameter, value: numpy.ndarray):
-    """The file's values as the array kind the parameter holds (mx.np/mx.nd)."""
-    make = mx.np.array if _compat.holds_np_arrays(param) else mx.nd.array
-    return make(value, dtype=value.dtype)
-
-
 def load(block: gluon.Block, file, *, strict: bool = True,
          rename: Rename = None) -> LoadReport:
     """Load a checkpoint into ``block``; all or nothing.
@@ -468,17 +462,15 @@ def load(block: gluon.Block, file, *, strict: bool = True,
         raise error(name, _refusal(block, problems, plan, len(good),
                                    foreign=bool(arrays) and not plan.chosen
                                    and not plan.ambiguous))
-    # Every value that would be read from the file is read now, before the
-    # first write: a file that another process cuts or rewrites meanwhile
-    # then fails the load with nothing changed.  (A safetensors file is
-    # read from a private copy, one tensor at a time.)  Parameters without
-    # data get arrays made from the file's values now too, so that nothing
-    # the checks can foresee fails once copying has begun.
-    ready = []
-    for path_, param, value in good:
-        value = files.detach(value)
-        ready.append((path_, param, value, None if _compat.is_initialized(param)
-                      else _array_for(param, files.materialize(value))))
+    # Every value is read now, before the first write: a file that another
+    # process cuts or rewrites meanwhile then fails the load with nothing
+    # changed.  Parameters without data get arrays of the file's values now
+    # too, so that nothing the checks can foresee fails once copying has
+    # begun.
+    ready = [(path_, param, value, None if _compat.is_initialized(param)
+              else _compat.as_kind_of(param, value))
+             for (path_, param, _), value in zip(
+                 good, files.read_all([value for _, _, value in good]))]
     loaded = [path_ for path_, *_ in ready]
     # In-place writes are an error inside autograd.record() (compatibility §6).
     with autograd.pause():
@@ -488,7 +480,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
         while ready:
             _, param, value, made = ready.pop()
             if made is None:
-                _compat.set_values(param, files.materialize(value))
+                _compat.set_values(param, value)
             else:
                 _compat.load_init(param, made)
             del value, made
@@ -627,9 +619,9 @@ def inspect_checkpoint(file, *, progress: files.Progress | None = None
     Any format :func:`load` reads; one row per array in file order (for
     safetensors, which keeps no order, natural order: '2.weight' before
     '10.weight'): path (the file's key), shape, dtype, elements, bytes,
-    and min/max/mean computed in float64.  The file is read through a
-    memory map, array by array; ``progress(n)`` is called with each
-    array's size in bytes.  A safetensors file's metadata and the paths it
+    and min/max/mean computed in float64.  The file is read array by
+    array (never mapped: see docs/checkpoints.md, "How the files are
+    read"); ``progress(n)`` is called with each array's size in bytes.  A safetensors file's metadata and the paths it
     stores once for tied parameters are in ``metadata`` and ``tied``.
 
     >>> import os, tempfile

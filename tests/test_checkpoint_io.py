@@ -147,6 +147,30 @@ def test_a_file_changed_during_a_read_is_an_error_and_loads_nothing(
     assert same(values(net), expected())
 
 
+@pytest.mark.parametrize("cut", [False, True])
+def test_reads_in_pieces_on_several_threads(tmp_path, monkeypatch, cut):
+    """Large files are read in pieces by a few threads (here every file,
+    in 64-byte pieces): the same values, and a cut is still seen."""
+    monkeypatch.setattr(_source, "_PARALLEL_MIN", 0)
+    monkeypatch.setattr(_source, "_PIECE", 64)
+    path = str(tmp_path / "net.params")
+    mp.save(fill(compat_net()), path)
+    if cut:
+        monkeypatch.setattr(_source, "after_index",
+                            lambda name: os.truncate(name, 300))
+    net = compat_net()
+    net.initialize()
+    before = values(net)
+    if cut:
+        with pytest.raises(mp.CheckpointError, match="changed while it was "
+                                                     "being read"):
+            mp.load(net, path)
+        assert same(values(net), before)
+    else:
+        mp.load(net, path)
+        assert same(values(net), expected())
+
+
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_a_cut_file_does_not_kill_the_process(tmp_path, mode):
     """The crash this replaces: on 1.9.1 the process died of SIGBUS (exit
@@ -176,15 +200,29 @@ def test_a_cut_file_does_not_kill_the_process(tmp_path, mode):
     assert done.stdout.count("refused: changed while it was being read") == 2
 
 
-def test_safetensors_is_read_from_a_private_copy(tmp_path, monkeypatch):
-    """The package maps a sealed copy: cutting the user's file after the
-    package opened it changes nothing of what is read."""
+def test_safetensors_package_never_maps_the_users_file(tmp_path, monkeypatch):
+    """The package checks a private copy of the header (the data a hole);
+    the data are read from the file with pread like the other formats, so
+    a file cut after it was opened is an error, not a crash."""
+    import safetensors
     path = str(tmp_path / "net.safetensors")
     mp.save(fill(compat_net()), path)
+    opened = []
+    original = safetensors.safe_open
+
+    def spy(name, framework):
+        opened.append((name, os.path.getsize(name)))
+        return original(name, framework)
+    monkeypatch.setattr(safetensors, "safe_open", spy)
     raw = _checkpoint_file.read(path)
-    os.truncate(path, 10)
+    assert len(opened) == 1 and opened[0][0] != path
+    assert opened[0][1] == os.path.getsize(path)  # as long as the file
     found = {k: _checkpoint_file.materialize(a) for k, a in raw.arrays.items()}
     assert same(dict(sorted(found.items())), dict(sorted(expected().items())))
+    os.truncate(path, 200)
+    with pytest.raises(mp.CheckpointError, match="changed while it was being "
+                                                 "read"):
+        _checkpoint_file.materialize(raw.arrays["0.weight"])
 
 
 # -- writing ---------------------------------------------------------------
