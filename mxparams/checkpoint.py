@@ -16,7 +16,6 @@ from typing import Callable, NamedTuple, Union
 
 import numpy
 
-import mxnet as mx
 from mxnet import autograd, gluon
 
 from . import _checkpoint_file as files
@@ -621,8 +620,9 @@ def inspect_checkpoint(file, *, progress: files.Progress | None = None
     '10.weight'): path (the file's key), shape, dtype, elements, bytes,
     and min/max/mean computed in float64.  The file is read array by
     array (never mapped: see docs/checkpoints.md, "How the files are
-    read"); ``progress(n)`` is called with each array's size in bytes.  A safetensors file's metadata and the paths it
-    stores once for tied parameters are in ``metadata`` and ``tied``.
+    read"); ``progress(n)`` is called with each array's size in bytes.
+    A safetensors file's metadata and the paths it stores once for tied
+    parameters are in ``metadata`` and ``tied``.
 
     >>> import os, tempfile
     >>> import mxparams as mp

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy
 import pytest
 
-import mxnet as mx
 from mxnet.gluon import nn
 
 import mxparams as mp
