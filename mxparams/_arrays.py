@@ -63,7 +63,8 @@ def copies(param: gluon.Parameter, kind: str) -> list:
     """The arrays of ``param`` (one per device); [] before initialization."""
     if not _compat.is_initialized(param):
         return []
-    return param.list_data() if kind == "data" else param.list_grad()
+    return (_compat.data_copies(param) if kind == "data"
+            else param.list_grad())
 
 
 def on_host(array) -> numpy.ndarray:

@@ -68,6 +68,9 @@ _MAX_NDIM = 32
 MXNET = "MXNet NDArray list (portable: MXNet 1.x and 2.x, both modes)"
 MXNET_NP = ("MXNet NDArray list with the numpy-shape flag (MXNet 1.x numpy "
             "mode; 1.x nd mode cannot load it)")
+MXNET_ROW_SPARSE = ("MXNet NDArray list with row-sparse arrays (MXNet 1.x "
+                    "save_parameters of a SparseEmbedding; numpy mode cannot "
+                    "load it, mp.load makes them whole)")
 NPZ = "NumPy npz (MXNet 2.x save_parameters; MXNet 1.x cannot load it)"
 SAFETENSORS = ("safetensors (mp.load on MXNet 1.x and 2.x; other frameworks; "
                "not Gluon's load_parameters)")
@@ -169,6 +172,42 @@ class StoredArray:
                 f"dtype={self.dtype.name})")
 
 
+class StoredRows(StoredArray):
+    """A row-sparse array of an MXNet file: the rows it stores and their
+    indices, read when asked for into a whole array (the other rows zero).
+
+    1.x's ``save_parameters`` writes the weight of a ``SparseEmbedding``
+    (a ``row_sparse`` parameter) this way.
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, source: Source, key: str, shape: tuple,
+                 dtype: numpy.dtype, offset: int, rows: tuple):
+        super().__init__(source, key, shape, dtype, offset)
+        self._rows = rows  # (offset of the indices, how many, their dtype)
+
+    def read(self) -> numpy.ndarray:
+        at, count, index_dtype = self._rows
+        rows = (count,) + self.shape[1:]
+        values = numpy.empty(math.prod(rows) * self.dtype.itemsize, numpy.uint8)
+        index = numpy.empty(count * index_dtype.itemsize, numpy.uint8)
+        self._source.readinto_many([p for p in ((self._offset, memoryview(values)),
+                                                (at, memoryview(index)))
+                                    if len(p[1])])
+        values = values.view(self.dtype).reshape(rows)
+        index = index.view(index_dtype)
+        if count and (index.min() < 0 or index.max() >= self.shape[0]
+                      or (count > 1 and (numpy.diff(index) <= 0).any())):
+            raise CheckpointError(self._source.name, f"corrupt: the row "
+                                                     f"indices of {self.key!r} "
+                                                     "are not increasing rows "
+                                                     "of its shape")
+        array = numpy.zeros(self.shape, self.dtype.newbyteorder("="))
+        array[index] = values
+        return array
+
+
 def materialize(array) -> numpy.ndarray:
     """The values of an entry of ``RawCheckpoint.arrays`` as a NumPy array."""
     return array.read() if isinstance(array, StoredArray) else array
@@ -181,10 +220,11 @@ def read_all(arrays: list) -> list:
 
     C-ordered arrays of the host's byte order are read straight into
     legacy MXNet arrays on the CPU (``_compat.staging_arrays``, what a load
-    copies from), the others into NumPy arrays.
+    copies from), the others (and row-sparse ones, made whole) into NumPy
+    arrays.
     """
-    out = list(arrays)
-    stored = [(i, a) for i, a in enumerate(arrays) if isinstance(a, StoredArray)]
+    out = [a.read() if isinstance(a, StoredRows) else a for a in arrays]
+    stored = [(i, a) for i, a in enumerate(arrays) if type(a) is StoredArray]
     staging = _compat.staging_arrays([(None if a._fortran else a.shape, a.dtype)
                                       for _, a in stored])
     by_source: dict[int, list] = {}
@@ -335,6 +375,26 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
                                     "bytes follow")
     arrays = []
     np_shape = False
+
+    def dims_of(ndim: int, where: str) -> tuple:
+        if not 0 <= ndim <= _MAX_NDIM:
+            raise CheckpointError(name, f"corrupt: {where} has {ndim} dimensions")
+        dims = take(f"<{ndim}q", where)
+        if min(dims, default=0) < 0:
+            raise CheckpointError(name, f"corrupt: {where} has the shape {dims}")
+        return tuple(dims)
+
+    def data_of(what: str, shape: tuple, dtype: numpy.dtype) -> int:
+        """Skip ``what``'s data, checked to be there; its offset."""
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > size - cursor.pos:
+            raise CheckpointError(name, f"truncated: {what} of shape "
+                                        f"{shape} needs {nbytes:,} bytes, "
+                                        f"{size - cursor.pos:,} are left")
+        offset = cursor.pos
+        cursor.skip(nbytes)
+        return offset
+
     for i in range(count):
         where = f"array {i + 1} of {count}"
         magic, stype, ndim = take("<Iii", where)
@@ -343,21 +403,23 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
             raise CheckpointError(name, f"corrupt: {where} has the unknown "
                                         f"header 0x{magic:08x}{old}")
         np_shape |= magic == _ARRAY_MAGIC_NP
-        if stype in (1, 2):
-            raise CheckpointError(name, f"{where} is a sparse array; "
-                                        "parameters are dense")
-        if stype != 0:
+        if stype == 2:
+            raise CheckpointError(name, f"{where} is a CSR sparse array; "
+                                        "parameters are dense or row-sparse")
+        if stype not in (0, 1):
             raise CheckpointError(name, f"corrupt: {where} has the unknown "
                                         f"storage type {stype}")
+        stored = None
+        if stype == 1:
+            # Row-sparse (1.x SparseEmbedding, saved by save_parameters): the
+            # stored rows' shape comes first, then the array's.
+            stored = dims_of(ndim, where)
+            (ndim,) = take("<i", where)
         # An empty NDArray: ndim 0 in 1.x semantics, -1 in numpy semantics.
         if ndim == (-1 if magic == _ARRAY_MAGIC_NP else 0):
             arrays.append(None)
             continue
-        if not 0 <= ndim <= _MAX_NDIM:
-            raise CheckpointError(name, f"corrupt: {where} has {ndim} dimensions")
-        dims = take(f"<{ndim}q", where)
-        if min(dims, default=0) < 0:
-            raise CheckpointError(name, f"corrupt: {where} has the shape {dims}")
+        dims = dims_of(ndim, where)
         dev_type, dev_id, flag = take("<iii", where)
         if dev_type not in _DEVICE_TYPES or not 0 <= dev_id < 1 << 16:
             raise CheckpointError(name, f"corrupt: {where} names the unknown "
@@ -367,14 +429,22 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
                 f"the unknown dtype code {flag}")
             raise CheckpointError(name, f"{where} has {what}")
         dtype = numpy.dtype(_DTYPES[flag]).newbyteorder("<")
-        elements = math.prod(dims)
-        nbytes = elements * dtype.itemsize
-        if nbytes > size - cursor.pos:
-            raise CheckpointError(name, f"truncated: {where} of shape "
-                                        f"{tuple(dims)} needs {nbytes:,} bytes, "
-                                        f"{size - cursor.pos:,} are left")
-        arrays.append((tuple(dims), dtype, cursor.pos))
-        cursor.skip(nbytes)
+        if stored is None:
+            arrays.append((dims, dtype, data_of(where, dims, dtype), None))
+            continue
+        index_flag, index_ndim = take("<ii", where)
+        index_dims = dims_of(index_ndim, where)
+        if (not dims or len(stored) != len(dims) or stored[1:] != dims[1:]
+                or stored[0] > dims[0] or index_dims != stored[:1]
+                or _DTYPES.get(index_flag) not in ("int32", "int64")):
+            raise CheckpointError(name, f"corrupt: {where} is row-sparse with "
+                                        f"rows {stored}, row indices "
+                                        f"{index_dims} of dtype code "
+                                        f"{index_flag}, in shape {dims}")
+        values = data_of(where, stored, dtype)
+        index_dtype = numpy.dtype(_DTYPES[index_flag]).newbyteorder("<")
+        rows = (data_of(where, index_dims, index_dtype), stored[0], index_dtype)
+        arrays.append((dims, dtype, values, rows))
     (named,) = take("<Q", "the name table")
     if named not in (0, count):
         raise CheckpointError(name, f"corrupt: {count} arrays but {named:,} names")
@@ -398,9 +468,12 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
                                     "bytes after the last name")
     index_read(name)
     stored = [None if entry is None else
-              StoredArray(source, key, entry[0], entry[1], entry[2])
+              StoredArray(source, key, *entry[:3]) if entry[3] is None else
+              StoredRows(source, key, *entry)
               for key, entry in zip(keys, arrays)]
-    return (MXNET_NP if np_shape else MXNET), _named(name, keys, stored)
+    fmt = (MXNET_ROW_SPARSE if any(isinstance(a, StoredRows) for a in stored)
+           else MXNET_NP if np_shape else MXNET)
+    return fmt, _named(name, keys, stored)
 
 
 def _named(name: str, keys: list, arrays: list) -> dict:

@@ -544,6 +544,34 @@ def is_initialized(param: gluon.Parameter) -> bool:
     return param._data is not None
 
 
+def data_copies(param: gluon.Parameter) -> list:
+    """The device copies of an initialized ``param``'s data, whole.
+
+    Gluon's ``list_data()`` refuses a parameter stored row-sparse (1.x's
+    ``contrib.nn.SparseEmbedding``: "use row_sparse_data() instead").  Its
+    Trainer keeps the weight in its kvstore and the parameter holds only
+    the rows the last forward pass pulled, so every row is pulled first,
+    with Gluon's own ``row_sparse_data`` (as ``save_parameters`` does);
+    without a Trainer the arrays are the weight.
+    """
+    if param._stype != "default" and param._trainer is not None:
+        for device in devices(param):
+            rows = mx.nd.arange(0, param.shape[0], dtype="int64").copyto(device)
+            param.row_sparse_data(rows)
+    return list(param._data)
+
+
+def as_storage_of(value, array):
+    """``value`` (a legacy MXNet array) in the storage type of ``array``.
+
+    A row-sparse parameter holds row_sparse arrays; assigning a dense
+    array into one makes MXNet cast it on the fly and log "Storage
+    fallback detected" to fd 2, where a cast beforehand is silent.
+    """
+    stype = getattr(array, "stype", "default")
+    return value if value.stype == stype else value.tostype(stype)
+
+
 def holds_np_arrays(param: gluon.Parameter) -> bool:
     """Whether the data are mx.np arrays (else legacy mx.nd ones).
 
@@ -849,7 +877,10 @@ def drop_cached_graph(block: gluon.Block) -> None:
 
 def _as_nd(value):
     if isinstance(value, mx.nd.NDArray):  # mx.np too: a view, not a copy
-        return value.as_nd_ndarray()
+        value = value.as_nd_ndarray()
+        # A row-sparse parameter is saved whole (the portable format and
+        # every version's loader take dense arrays).
+        return value if value.stype == "default" else value.tostype("default")
     return mx.nd.array(value, dtype=value.dtype)
 
 
@@ -957,6 +988,7 @@ def as_kind_of(param: gluon.Parameter, value):
     return (mx.np.array if holds_np else mx.nd.array)(value, dtype=value.dtype)
 
 
+
 def set_values(param: gluon.Parameter, value) -> None:
     """Set every copy of an initialized ``param`` to ``value`` (NumPy, or a
     legacy MXNet array on the CPU), and the Trainer's copy with them:
@@ -965,8 +997,11 @@ def set_values(param: gluon.Parameter, value) -> None:
     one first), else :func:`copy_into`."""
     if kvstore_keeps(param) is None:
         copy_into(param, value)
-    else:
-        param.set_data(as_kind_of(param, value))
+        return
+    value = as_kind_of(param, value)
+    if param._data and isinstance(value, mx.nd.NDArray):
+        value = as_storage_of(value, param._data[0])
+    param.set_data(value)
 
 
 def copy_into(param: gluon.Parameter, value) -> None:
@@ -978,17 +1013,21 @@ def copy_into(param: gluon.Parameter, value) -> None:
     copies a host copy straight from the numpy buffer (``_sync_copyfrom``,
     what ``array[:] = numpy_array`` runs on both versions), with no array
     in between; where it cannot (copies on other devices, arrays in
-    oneDNN's layouts, below) through an MXNet array and the operator.  The
-    caller has checked shape and dtype.
+    oneDNN's layouts, below, row-sparse arrays) through an MXNet array and
+    the operator.  The caller has checked shape and dtype.
     """
     if isinstance(value, mx.nd.NDArray):
         for array in param._data:
-            value.copyto(array.as_nd_ndarray() if isinstance(array, mx.np.ndarray)
-                         else array)
+            if isinstance(array, mx.np.ndarray):
+                value.copyto(array.as_nd_ndarray())
+            else:
+                as_storage_of(value, array).copyto(array)
         return
     for array, device in zip(param._data, devices(param)):
-        # 'cpu', 'cpu_pinned', 'cpu_shared': host memory.
-        if device.device_type.startswith("cpu"):
+        # 'cpu', 'cpu_pinned', 'cpu_shared': host memory; a row_sparse
+        # array has no buffer of the whole (it refuses the copy).
+        if (device.device_type.startswith("cpu")
+                and getattr(array, "stype", "default") == "default"):
             try:
                 array._sync_copyfrom(value)
                 continue
@@ -1003,5 +1042,7 @@ def copy_into(param: gluon.Parameter, value) -> None:
         # MXNet's copy operator reorders into oneDNN's layouts and crosses
         # devices.
         source = mx.nd.array(value, dtype=value.dtype)
-        source.copyto(array.as_nd_ndarray() if isinstance(array, mx.np.ndarray)
-                      else array)
+        if isinstance(array, mx.np.ndarray):
+            source.copyto(array.as_nd_ndarray())
+        else:
+            as_storage_of(source, array).copyto(array)

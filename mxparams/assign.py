@@ -71,10 +71,14 @@ def _convert(value, like):
     """
     target_np = isinstance(like, mx.np.ndarray)
     if isinstance(value, mx.np.ndarray):
-        return value if target_np else value.as_nd_ndarray()
+        return value if target_np else _compat.as_storage_of(value.as_nd_ndarray(),
+                                                              like)
     if isinstance(value, mx.nd.NDArray):
-        return value.as_np_ndarray() if target_np else value
-    return (mx.np.array if target_np else mx.nd.array)(value, dtype=like.dtype)
+        return value.as_np_ndarray() if target_np else _compat.as_storage_of(
+            value, like)
+    if target_np:
+        return mx.np.array(value, dtype=like.dtype)
+    return _compat.as_storage_of(mx.nd.array(value, dtype=like.dtype), like)
 
 
 def set_data(param: gluon.Parameter, value) -> None:
@@ -126,7 +130,7 @@ def set_data(param: gluon.Parameter, value) -> None:
     overflow = _out_of_range(array, dtype, expected)
     if overflow:
         raise ValueError(f"cannot set {_label(param)}: {overflow}")
-    copies = param.list_data()
+    copies = _compat.data_copies(param)
     array = _convert(array, copies[0])
     # Writing into an array that a recorded graph uses is an error inside
     # autograd.record() (compatibility §6); the assignment is not part of the

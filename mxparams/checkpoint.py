@@ -85,14 +85,14 @@ def save(block: gluon.Block, file, *, format: str | None = None) -> None:
         raise RuntimeError(f"cannot save {type(block).__name__}: parameters "
                            + "; ".join(reasons))
     if fmt == "mxnet":
-        files.write(file, {key: param.list_data()[0]
+        files.write(file, {key: _compat.data_copies(param)[0]
                            for key, param in params.items()})
         return
     stored, tied, first_of = {}, {}, {}
     for key, param in params.items():
         first = first_of.setdefault(id(param), key)
         if first == key:
-            stored[key] = param.list_data()[0]
+            stored[key] = _compat.data_copies(param)[0]
         else:  # other frameworks have no ties: store the Parameter once
             tied.setdefault(first, []).append(key)
     metadata = {files.META_WRITER: _version(),

@@ -92,7 +92,10 @@ class _Given(mx.init.Initializer):
         self._value = value
 
     def _init_weight(self, _name, arr):
-        arr[:] = self._value
+        value = self._value
+        if isinstance(arr, mx.nd.NDArray) and not isinstance(arr, mx.np.ndarray):
+            value = _compat.as_storage_of(value.as_nd_ndarray(), arr)
+        arr[:] = value
 
 
 def _registered() -> dict[str, type]:
