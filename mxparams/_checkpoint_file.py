@@ -441,6 +441,16 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
                                         f"rows {stored}, row indices "
                                         f"{index_dims} of dtype code "
                                         f"{index_flag}, in shape {dims}")
+        whole = math.prod(dims) * dtype.itemsize
+        if whole > max(4 * size, 1 << 30):
+            # It is made whole when read: a record that claims a vast shape
+            # with few rows stored would take all memory (save_parameters
+            # stores every row).
+            raise CheckpointError(name, f"{where} is row-sparse, {stored[0]:,} "
+                                        f"rows stored of shape {dims}: "
+                                        f"{whole:,} bytes once whole, beyond "
+                                        "what mxparams reads from a file of "
+                                        f"{size:,} bytes")
         values = data_of(where, stored, dtype)
         index_dtype = numpy.dtype(_DTYPES[index_flag]).newbyteorder("<")
         rows = (data_of(where, index_dims, index_dtype), stored[0], index_dtype)

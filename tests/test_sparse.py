@@ -89,6 +89,7 @@ def test_row_sparse_records_are_read_whole(tmp_path):
 
 
 @pytest.mark.parametrize("damage, message", [
+    ("vast", r"row-sparse, 2 rows stored of shape \(1000000000000, 4\)"),
     ("index", "row indices of '0.weight' are not increasing rows"),
     ("order", "row indices of '0.weight' are not increasing rows"),
     ("rows", r"is row-sparse with rows \(2, 5\)"),
@@ -97,7 +98,7 @@ def test_row_sparse_records_are_read_whole(tmp_path):
 def test_damaged_row_sparse_records_are_refused(tmp_path, damage, message):
     path = str(tmp_path / "sparse.params")
     index = {"index": [1, 6], "order": [4, 1]}.get(damage, INDEX)
-    record = sparse_record((6, 4), ROWS, index,
+    record = sparse_record((10**12 if damage == "vast" else 6, 4), ROWS, index,
                            stored=(2, 5) if damage == "rows" else None,
                            index_flag=0 if damage == "index-dtype" else 6)
     list_file(path, {"0.weight": record})
