@@ -214,9 +214,10 @@ def materialize(array) -> numpy.ndarray:
 
 
 def read_all(arrays: list) -> list:
-    """The values of ``arrays`` (entries of ``RawCheckpoint.arrays``), read
-    in one batch and checked once: a load reads everything before it
-    writes anything, so a file that changes meanwhile changes nothing.
+    """The values of ``arrays`` (entries of one file's
+    ``RawCheckpoint.arrays``), read in one batch and checked once: a load
+    reads everything before it writes anything, so a file that changes
+    meanwhile changes nothing.
 
     C-ordered arrays of the host's byte order are read straight into
     legacy MXNet arrays on the CPU (``_compat.staging_arrays``, what a load
@@ -225,22 +226,23 @@ def read_all(arrays: list) -> list:
     """
     out = [a.read() if isinstance(a, StoredRows) else a for a in arrays]
     stored = [(i, a) for i, a in enumerate(arrays) if type(a) is StoredArray]
+    if not stored:
+        return out
     staging = _compat.staging_arrays([(None if a._fortran else a.shape, a.dtype)
                                       for _, a in stored])
-    by_source: dict[int, list] = {}
+    parts, in_numpy = [], []
     for (i, a), staged in zip(stored, staging):
         if staged is None:
             raw = numpy.empty(a.nbytes, numpy.uint8)
-            view, finish = memoryview(raw), (lambda a=a, raw=raw: a._finish(raw))
+            in_numpy.append((i, a, raw))
+            view = memoryview(raw)
         else:
-            view, finish = staged[1], (lambda staged=staged: staged[0])
-        by_source.setdefault(id(a._source), (a._source, []))[1].append(
-            (i, a._offset, view, finish))
-    for source, parts in by_source.values():
-        source.readinto_many([(offset, view) for _, offset, view, _ in parts
-                              if len(view)])
-        for i, _, _, finish in parts:
-            out[i] = finish()
+            out[i], view = staged
+        if len(view):
+            parts.append((a._offset, view))
+    stored[0][1]._source.readinto_many(parts)
+    for i, a, raw in in_numpy:
+        out[i] = a._finish(raw)
     return out
 
 
