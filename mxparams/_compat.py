@@ -978,15 +978,27 @@ def kvstore_keeps(param: gluon.Parameter) -> str | None:
     return "distributed" if "dist" in trainer._kvstore.type else "local"
 
 
-def as_kind_of(param: gluon.Parameter, value):
-    """``value`` (NumPy, or a legacy MXNet array on the CPU) as the kind of
-    array ``param`` holds (mx.np or mx.nd, compatibility §10); an MXNet
-    array is viewed, not copied."""
+def as_array_of(param: gluon.Parameter, value, dtype=None):
+    """``value`` (NumPy, mx.np or legacy mx.nd) as an array ``param`` takes:
+    of the kind it holds (mx.np or mx.nd, compatibility §6 and §10) and,
+    once it holds data, in its storage type (``as_storage_of``).  An MXNet
+    array is viewed, not copied; a NumPy array is made one of ``dtype``
+    (its own by default).
+    """
     holds_np = holds_np_arrays(param)
-    if isinstance(value, mx.nd.NDArray):
-        return value.as_np_ndarray() if holds_np else value
-    return (mx.np.array if holds_np else mx.nd.array)(value, dtype=value.dtype)
-
+    if isinstance(value, mx.np.ndarray):
+        if holds_np:
+            return value
+        value = value.as_nd_ndarray()
+    elif isinstance(value, mx.nd.NDArray):
+        if holds_np:
+            return value.as_np_ndarray()
+    else:
+        value = (mx.np.array if holds_np else mx.nd.array)(
+            value, dtype=dtype or value.dtype)
+        if holds_np:
+            return value
+    return as_storage_of(value, param._data[0]) if param._data else value
 
 
 def set_values(param: gluon.Parameter, value) -> None:
@@ -997,11 +1009,8 @@ def set_values(param: gluon.Parameter, value) -> None:
     one first), else :func:`copy_into`."""
     if kvstore_keeps(param) is None:
         copy_into(param, value)
-        return
-    value = as_kind_of(param, value)
-    if param._data and isinstance(value, mx.nd.NDArray):
-        value = as_storage_of(value, param._data[0])
-    param.set_data(value)
+    else:
+        param.set_data(as_array_of(param, value))
 
 
 def copy_into(param: gluon.Parameter, value) -> None:

@@ -59,28 +59,6 @@ def _as_array(value):
         "wrap lists or scalars with numpy.array(...)")
 
 
-def _convert(value, like):
-    """The value as the array type of ``like`` (mx.np vs legacy mx.nd).
-
-    Gluon's own ``set_data`` refuses to assign an mx.nd array into an mx.np
-    parameter (compatibility §6); the array type follows the mode the parameter
-    was created in, not the MXNet version.  A numpy value becomes an MXNet
-    array too: Gluon then copies it with MXNet's operator, which also
-    writes into arrays that oneDNN keeps in a layout of its own after a
-    forward pass, where a copy from a numpy buffer fails (compatibility §13).
-    """
-    target_np = isinstance(like, mx.np.ndarray)
-    if isinstance(value, mx.np.ndarray):
-        return value if target_np else _compat.as_storage_of(value.as_nd_ndarray(),
-                                                              like)
-    if isinstance(value, mx.nd.NDArray):
-        return value.as_np_ndarray() if target_np else _compat.as_storage_of(
-            value, like)
-    if target_np:
-        return mx.np.array(value, dtype=like.dtype)
-    return _compat.as_storage_of(mx.nd.array(value, dtype=like.dtype), like)
-
-
 def set_data(param: gluon.Parameter, value) -> None:
     """Assign ``value`` to every copy of an initialized Parameter.
 
@@ -131,7 +109,11 @@ def set_data(param: gluon.Parameter, value) -> None:
     if overflow:
         raise ValueError(f"cannot set {_label(param)}: {overflow}")
     copies = _compat.data_copies(param)
-    array = _convert(array, copies[0])
+    # Gluon's own set_data refuses an mx.nd array for an mx.np parameter
+    # (compatibility §6); a NumPy value becomes an MXNet array too, which
+    # Gluon copies with MXNet's operator, the one that writes into arrays
+    # in oneDNN's layouts (a copy from a NumPy buffer fails there, §13).
+    array = _compat.as_array_of(param, array, expected)
     # Writing into an array that a recorded graph uses is an error inside
     # autograd.record() (compatibility §6); the assignment is not part of the
     # graph.

@@ -467,7 +467,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     # too, so that nothing the checks can foresee fails once copying has
     # begun.
     ready = [(path_, param, value, None if _compat.is_initialized(param)
-              else _compat.as_kind_of(param, value))
+              else _compat.as_array_of(param, value))
              for (path_, param, _), value in zip(
                  good, files.read_all([value for _, _, value in good]))]
     loaded = [path_ for path_, *_ in ready]
