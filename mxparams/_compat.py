@@ -16,6 +16,7 @@ import inspect
 import math
 import os
 import re
+import warnings
 import weakref
 from typing import Iterable, Mapping, NamedTuple
 
@@ -757,7 +758,16 @@ def make_constant(block: gluon.Block, name: str, value: numpy.ndarray) -> gluon.
     if GLOBAL_NAMES:
         param = block.params.get_constant(name, value)
     else:
-        param = gluon.Constant(value)
+        # 2.x registers the constant's initializer under 'Constant_<id>'.
+        # Once an earlier Constant is freed its id is reused and MXNet
+        # warns that the new one overrides the dead one's registration:
+        # harmless, but an error where warnings are (1.x puts the
+        # parameter's unique name into it and never collides).
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", r".*registered with name constant_\d+ is",
+                UserWarning)
+            param = gluon.Constant(value)
     setattr(block, name, param)
     return param
 

@@ -1,4 +1,6 @@
 """mp.set_data and mp.constant on both versions (docs/compatibility.md §6, §8)."""
+import gc
+
 import numpy
 import pytest
 import mxnet as mx
@@ -149,3 +151,15 @@ def test_constant_from_numpy_initializes_with_its_value():
     mp.initialize(block, init.Zero())  # a constant keeps its own value
     assert block.table.data().asnumpy().tolist() == [[0, 1, 2], [3, 4, 5]]
     assert mp.get(block, "table") is block.table
+
+
+def test_constants_made_one_after_another_raise_no_warning():
+    # 2.x names a constant's initializer after id(constant); ids are reused
+    # once a constant is freed, and MXNet then warned (an error here).
+    for i in range(50):
+        block = nn.HybridSequential()
+        mp.constant(block, "c", numpy.full(3, i, dtype="float32"))
+        mp.initialize(block)
+        assert block.c.data().asnumpy().tolist() == [i] * 3
+        del block
+        gc.collect()
