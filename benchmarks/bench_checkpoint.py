@@ -32,16 +32,23 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 import tempfile
+
+# Shared with the tests (the library has no such helper).
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
 
 CHILD = r"""
 import json, sys, time
 import mxnet as mx
 import mxparams as mp
-from mxparams import _compat, _zoo
+from mxparams import _zoo
 
-call, state, path = sys.argv[1], sys.argv[2], sys.argv[3]
-_compat.quiet_storage_log()
+call, state, path, tests = sys.argv[1:5]
+sys.path.append(tests)  # after the checkout measured (PYTHONPATH)
+from helpers import quiet_storage_log
+quiet_storage_log()
 net = _zoo.build("vgg16", "np")
 for p in net.collect_params().values():
     p.data()[:] = 0.5
@@ -87,7 +94,7 @@ def run(call: str, state: str, path: str, other: str | None = None) -> dict:
     env = dict(os.environ)
     if other:
         env["PYTHONPATH"] = other
-    done = subprocess.run([sys.executable, "-c", CHILD, call, state, path],
+    done = subprocess.run([sys.executable, "-c", CHILD, call, state, path, str(TESTS)],
                           capture_output=True, text=True, check=True, env=env,
                           cwd=other or None)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -103,8 +110,9 @@ def main() -> None:
     args = parser.parse_args()
     import mxnet as mx
     import mxparams as mp
-    from mxparams import _compat, _zoo
-    _compat.quiet_storage_log()
+    from helpers import quiet_storage_log
+    from mxparams import _zoo
+    quiet_storage_log()
     print(f"MXNet {mx.__version__}, numpy mode")
 
     with tempfile.TemporaryDirectory() as tmp:

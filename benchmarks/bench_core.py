@@ -14,6 +14,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 import tempfile
 import time
 
@@ -21,7 +22,12 @@ import mxnet as mx
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _compat, _zoo
+from mxparams import _zoo
+
+# Shared with the tests (the library has no such helper).
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
+from helpers import quiet_storage_log  # noqa: E402
 
 
 def best_of(func, repeat: int) -> float:
@@ -170,7 +176,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="skip the 100k network and resnet152")
     args = parser.parse_args()
-    _compat.quiet_storage_log()
+    quiet_storage_log()
     print(f"MXNet {mx.__version__}, numpy mode")
 
     if not args.quick:

@@ -21,6 +21,9 @@ recorded in docs/performance.md.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import argparse
 import statistics
 import time
@@ -31,7 +34,12 @@ from mxnet import autograd, gluon, np, npx
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _compat, _zoo
+from mxparams import _zoo
+
+# Shared with the tests (the library has no such helper).
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
+from helpers import quiet_storage_log  # noqa: E402
 
 
 def chapter_mlp(hidden: int = 256):
@@ -118,7 +126,7 @@ def main() -> None:
                         help="skip resnet18_v1 (about a minute)")
     args = parser.parse_args()
     npx.set_np()
-    _compat.quiet_storage_log()
+    quiet_storage_log()
     print(f"MXNet {mx.__version__}, numpy mode")
 
     cases = [("Dense(256, relu), Dense(10), input (2, 20)", chapter_mlp(256),

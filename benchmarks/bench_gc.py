@@ -18,13 +18,19 @@ import argparse
 import gc
 import statistics
 import sys
+from pathlib import Path
 import time
 
 import mxnet as mx
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _compat, _zoo
+from mxparams import _zoo
+
+# Shared with the tests (the library has no such helper).
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
+from helpers import quiet_storage_log  # noqa: E402
 
 
 def flat(layers: int) -> nn.HybridSequential:
@@ -60,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=21)
     args = parser.parse_args()
-    _compat.quiet_storage_log()
+    quiet_storage_log()
     print(f"MXNet {mx.__version__}, numpy mode, Python {sys.version.split()[0]}; "
           f"median CPU ms of {args.repeat} interleaved calls")
     nets = {"resnet152_v1 (after a forward pass)": _zoo.build("resnet152_v1"),

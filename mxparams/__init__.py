@@ -12,6 +12,7 @@ MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 >>> list(mp.collect(net))
 ['0.weight', '0.bias']
 """
+from ._version import __version__
 from .assign import constant, set_data
 from .checkpoint import (Comparison, Inspection, LoadReport, inspect,
                          inspect_checkpoint, load, save)
@@ -30,7 +31,6 @@ from .tree import Tree, TreeRow, tree
 from .tying import tie, tied_groups
 from .workers import SyncReport, SyncRow, WorkerReport, WorkerRow, sync_replicas
 
-__version__ = "0.1.0"
 
 # ``inspect``, the 0.1 name of inspect_checkpoint, is still importable but
 # not in __all__: a star import would shadow the standard module.

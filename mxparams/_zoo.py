@@ -45,7 +45,7 @@ def build(name: str, mode: str = "np", forward: bool = True) -> gluon.Block:
         # Zeros: the tables need shapes, not values, and drawing random
         # numbers for VGG's 138M parameters takes seconds.
         net.initialize(mx.init.Zero())
-        x = (mx.np if mode == "np" else mx.nd).ones(input_shape(name))
+        x = _compat.ones(input_shape(name))
         net(x).wait_to_read()
     return net
 

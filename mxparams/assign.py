@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy
 
-import mxnet as mx
 from mxnet import autograd, gluon
 
 from . import _compat
@@ -36,7 +35,7 @@ def _out_of_range(array, dtype: numpy.dtype, target: numpy.dtype) -> str | None:
     if dtype.kind not in "iuf" or (dtype.kind == target.kind
                                    and dtype.itemsize <= target.itemsize):
         return None
-    values = array.asnumpy() if isinstance(array, mx.nd.NDArray) else array
+    values = _compat.to_numpy(array)
     if not values.size:
         return None
     with numpy.errstate(invalid="ignore"):
@@ -50,7 +49,7 @@ def _out_of_range(array, dtype: numpy.dtype, target: numpy.dtype) -> str | None:
 
 def _as_array(value):
     """(array-like with .shape and .dtype, numpy dtype) without copying MXNet data."""
-    if isinstance(value, mx.nd.NDArray):  # also mx.np.ndarray
+    if _compat.is_mx_array(value):
         return value, numpy.dtype(value.dtype)
     if isinstance(value, numpy.ndarray):
         return value, value.dtype
@@ -170,7 +169,7 @@ def constant(block: gluon.Block, name: str, value, *, dtype=None) -> gluon.Param
     if hasattr(block, name):
         raise ValueError(f"{type(block).__name__} already has an attribute "
                          f"{name!r}; choose another name for the constant")
-    if not isinstance(value, (mx.nd.NDArray, numpy.ndarray)):
+    if not (_compat.is_mx_array(value) or isinstance(value, numpy.ndarray)):
         raise TypeError(f"constant value must be an MXNet or numpy array, "
                         f"got {type(value).__name__}")
     try:
@@ -178,7 +177,7 @@ def constant(block: gluon.Block, name: str, value, *, dtype=None) -> gluon.Param
     except TypeError:
         raise TypeError(f"constant dtype must be a numpy dtype such as "
                         f"'float32', got {dtype!r}") from None
-    host = value.asnumpy() if isinstance(value, mx.nd.NDArray) else value
+    host = _compat.to_numpy(value)
     if not numpy.can_cast(host.dtype, target, casting="same_kind"):
         raise TypeError(f"constant {name!r}: {host.dtype.name} values cannot "
                         f"become {target.name}; pass dtype='{host.dtype.name}' "

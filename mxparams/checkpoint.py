@@ -20,6 +20,7 @@ from mxnet import autograd, gluon
 
 from . import _checkpoint_file as files
 from . import _compat
+from ._version import __version__
 from ._arrays import difference
 from ._table import (Column, Table, Tabular, fmt_bytes, fmt_float, fmt_int,
                      fmt_shape)
@@ -809,7 +810,6 @@ def convert(src, dst, *, format: str | None = None,
 
 
 def _version() -> str:
-    from . import __version__  # the package is fully imported by now
     return __version__
 
 

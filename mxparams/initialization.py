@@ -93,7 +93,7 @@ class _Given(mx.init.Initializer):
 
     def _init_weight(self, _name, arr):
         value = self._value
-        if isinstance(arr, mx.nd.NDArray) and not isinstance(arr, mx.np.ndarray):
+        if _compat.is_legacy_array(arr):
             value = _compat.as_storage_of(value.as_nd_ndarray(), arr)
         arr[:] = value
 

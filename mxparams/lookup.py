@@ -4,8 +4,7 @@ from __future__ import annotations
 from mxnet import gluon
 
 from . import _compat
-from .errors import not_found
-from .params import collect
+from .params import collect, not_found
 
 
 def get(block: gluon.Block, path: str) -> gluon.Parameter:

@@ -14,7 +14,7 @@ from mxnet import gluon
 
 from . import _compat
 from ._table import Column, Table, fmt_shape
-from .errors import examples, not_found
+from .errors import ParamNotFound, did_you_mean, examples, quoted_names
 
 #: What ``select`` accepts: a regular expression matched from the start of
 #: the path (``re.match``), a list of such (any may match), or a callable
@@ -387,3 +387,59 @@ def collect(block: gluon.Block, *, select: Select = None) -> ParamDict:
     if match is not None:
         params = {k: v for k, v in params.items() if match(k, v)}
     return ParamDict(params, found, select)
+
+
+def not_found(key: object, params: Mapping, owner_types: Mapping[str, str],
+              where: str) -> ParamNotFound:
+    """Build the error for a failed lookup of ``key`` among ``params``.
+
+    ``params`` maps paths to Parameters, ``owner_types`` maps each path to the
+    class name of the block that owns it, ``where`` describes what was
+    searched ("HybridSequential", "this ParamDict").
+    """
+    if not isinstance(key, str):
+        return ParamNotFound(
+            f"parameter paths are strings such as '0.weight', got "
+            f"{type(key).__name__} {key!r}")
+    paths = list(params)
+    if not paths:
+        return ParamNotFound(f"no parameter at path {key!r}: {where} has no "
+                             "parameters")
+
+    owner = _compat.path_of_global_name(params, key)
+    if owner is not None:
+        return ParamNotFound(
+            f"{key!r} is the MXNet 1.x name of the parameter at path "
+            f"{owner!r}; the keys here are structural paths. Use "
+            f"{owner!r} (the same on MXNet 1.x and 2.x), or look the name "
+            "up with mp.get(block, name)")
+
+    message = f"no parameter at path {key!r} in {where}"
+    legacy = _compat.foreign_global_name(key)
+    if legacy:
+        cls, attr = legacy
+        candidates = [p for p in paths if p.rpartition(".")[2] == attr
+                      and owner_types.get(p, "").lower() == cls]
+        candidates = candidates or [p for p in paths
+                                    if p.rpartition(".")[2] == attr]
+        hint = (f"{key!r} looks like an MXNet 1.x global name; MXNet "
+                f"{_compat.MXNET_VERSION} has no global names (they depended "
+                "on how many blocks the process had built). Parameters are "
+                "found by structural path: child names joined by dots, e.g. "
+                "'0.weight' or '1.0.bias'")
+        if candidates:
+            shown = candidates[:6] + (["..."] if len(candidates) > 6 else [])
+            hint += f". Paths ending in {attr!r}"
+            if owner_types.get(candidates[0], "").lower() == cls:
+                hint += f" in {owner_types[candidates[0]]} layers"
+            hint += ": " + ", ".join(shown)
+        return ParamNotFound(f"{message}. {hint}")
+
+    # Suggest paths only: they work on every version, names only on 1.x.
+    hint = did_you_mean(key, paths)
+    if hint:
+        return ParamNotFound(f"{message}. D{hint[1:]}")
+    shown = paths[:5]
+    return ParamNotFound(
+        f"{message}. It has {len(paths)} parameter paths, e.g. "
+        f"{quoted_names(shown)}; list them all with mp.collect(block).keys()")

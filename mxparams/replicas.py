@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import mxnet as mx
-import numpy
 from mxnet import gluon
 
 from . import _arrays, _compat

@@ -26,6 +26,7 @@ from mxnet.gluon import nn, rnn
 from mxparams import _compat
 
 from helpers import initialize, uniform
+import helpers
 
 
 def _first(*places):
@@ -78,7 +79,7 @@ class AttentionCell(nn.HybridBlock):
     def __init__(self, units=4):
         super().__init__()
         for name in ("query", "key", "value"):
-            _compat.add_param(self, f"{name}_weight", shape=(units, units))
+            helpers.add_param(self, f"{name}_weight", shape=(units, units))
         self.out = nn.Dense(units, in_units=units)
 
     def _collect_params_with_prefix(self, prefix="", select=None):

@@ -1,7 +1,9 @@
 """Networks from the chapter, built the same way on MXNet 1.x and 2.x;
-MXNet's own log lines, for the tests that compare stderr."""
+MXNet's own log lines, for the tests that compare stderr; small helpers
+the tests and benchmarks share (not part of mxparams)."""
 import re
 import warnings
+import weakref
 
 import mxnet as mx
 from mxnet import gluon
@@ -19,6 +21,52 @@ def uniform(*shape):
     if _compat.current_mode() == "np":
         return mx.np.random.uniform(size=shape)
     return mx.nd.random.uniform(shape=shape)
+
+
+def children(block):
+    """(name, child) pairs of ``block`` in registration order.
+
+    2.x keeps ``_children`` values as weak references, 1.x the blocks
+    themselves (docs/compatibility.md §3).
+    """
+    return [(name, child() if type(child) is weakref.ref else child)
+            for name, child in block._children.items()]
+
+
+def add_param(block, name, **kwargs):
+    """A Parameter owned by ``block`` as attribute ``name``, as a user's
+    custom block makes one.
+
+    1.x only initializes (and names) parameters created through the
+    block's ParameterDict, ``block.params.get``; 2.x has no ParameterDict
+    and takes a plain ``gluon.Parameter`` (docs/compatibility.md §3).
+    """
+    if _compat.GLOBAL_NAMES:
+        param = block.params.get(name, **kwargs)
+    else:
+        param = gluon.Parameter(name, **kwargs)
+    setattr(block, name, param)
+    return param
+
+
+def quiet_storage_log():
+    """Let MXNet 2 print its storage-manager log lines now, into /dev/null.
+
+    2.x writes "Using Pooled (Naive) StorageManager for CPU" to fd 2 at the
+    first allocation on each device type and no setting silences it
+    (docs/compatibility.md §1); allocating once on ``cpu`` and
+    ``cpu_pinned`` with fd 2 redirected (the command line's redirection)
+    uses the lines up, so a test or benchmark that compares stderr sees
+    only its own.  1.x prints nothing.
+    """
+    from mxparams.cli import _mxnet_logs_to_devnull
+    restore = _mxnet_logs_to_devnull()
+    try:
+        with mx.util.np_array(False), mx.util.np_shape(False):
+            for device in (mx.cpu(), mx.cpu_pinned()):
+                mx.nd.zeros((1,), ctx=device).wait_to_read()
+    finally:
+        restore()
 
 
 def chapter_mlp():
@@ -67,7 +115,7 @@ class Holder(gluon.Block):
             setattr(self, name, child)
 
     def forward(self, x):
-        for _, child in _compat.children(self):
+        for _, child in children(self):
             x = child(x)
         return x
 

@@ -10,14 +10,14 @@ import numpy
 import pytest
 
 import mxnet as mx
-from mxnet import init
+from mxnet import gluon, init
 from mxnet.gluon import nn
 
 import mxparams as mp
 from mxparams import _compat
 
 from ckpt_common import compat_net, fill
-from helpers import chapter_mlp, forward, initialize, tied_net, uniform
+from helpers import forward, initialize, tied_net, uniform
 
 
 def state(net):
@@ -180,7 +180,7 @@ def test_constant_that_fails_leaves_the_block_as_it_was(monkeypatch):
     def failing(*args, **kwargs):
         raise RuntimeError("could not create the constant")
 
-    monkeypatch.setattr(_compat.gluon, "Constant", failing)
+    monkeypatch.setattr(gluon, "Constant", failing)
     if _compat.GLOBAL_NAMES:
         monkeypatch.setattr(type(block.params), "get_constant", failing)
     with pytest.raises(RuntimeError, match="could not create"):

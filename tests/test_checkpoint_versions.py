@@ -11,7 +11,6 @@ Two sources of files from the other version:
 """
 import os
 import subprocess
-import sys
 from importlib.metadata import version
 from pathlib import Path
 

@@ -10,6 +10,7 @@ import mxparams as mp
 from mxparams import _compat
 
 from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
+import helpers
 
 
 def test_keys_order_and_identity_on_the_chapter_mlp():
@@ -45,7 +46,7 @@ def test_nested_paths_match_nested_indexing():
 
 def test_custom_block_attribute_names_and_own_parameters():
     net = Holder(hidden=nn.Dense(4, in_units=3), output=nn.Dense(2, in_units=4))
-    _compat.add_param(net, "scale", shape=(2,))
+    helpers.add_param(net, "scale", shape=(2,))
     assert list(mp.collect(net)) == ["scale", "hidden.weight", "hidden.bias",
                                      "output.weight", "output.bias"]
     assert mp.get(net, "scale") is net.scale

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 from importlib.metadata import version
 
 import mxnet as mx
@@ -11,6 +12,9 @@ from mxparams import _compat
 
 from helpers import (MXNET_ENGINE_LINE, MXNET_STORAGE_MANAGER_LINE,
                      without_mxnet_log)
+
+
+TESTS = Path(__file__).resolve().parent
 
 
 def run_python(code):
@@ -60,8 +64,8 @@ def test_import_has_no_side_effects():
 def test_quiet_storage_log():
     allocate = "import mxnet as mx; mx.np.zeros((2,)).wait_to_read()\n"
     loud = without_mxnet_log(run_python(allocate).stderr, MXNET_ENGINE_LINE)
-    quiet = run_python("from mxparams import _compat\n"
-                       "_compat.quiet_storage_log()\n" + allocate +
+    quiet = run_python(f"import sys; sys.path.insert(0, {str(TESTS)!r})\n"
+                       "import helpers; helpers.quiet_storage_log()\n" + allocate +
                        "import sys; print('stderr works', file=sys.stderr)\n")
     # 2.x logs its storage manager at the first allocation (1.x does not);
     # MXNet may also print its engine line (MXNET_ENGINE_TYPE set).

@@ -9,6 +9,7 @@ import mxparams as mp
 from mxparams import _compat
 
 from helpers import Holder, chapter_mlp, forward, initialize, tied_net, uniform
+import helpers
 
 
 def trained_on(net, x, y):
@@ -116,7 +117,7 @@ def test_one_reduction_call_per_device_and_dtype(monkeypatch):
     assert calls == [8]  # 4 parameters + 4 gradients, one call
     calls.clear()
     net.cast("float16")  # another dtype, and an integer constant
-    _compat.add_param(net, "steps", shape=(1,), dtype="int32", grad_req="null")
+    helpers.add_param(net, "steps", shape=(1,), dtype="int32", grad_req="null")
     net.steps.initialize(init=mx.init.Zero())
     layer = nn.Dense(2, in_units=2)
     layer.initialize(ctx=[mx.cpu(0), mx.cpu(1)])

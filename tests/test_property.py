@@ -19,6 +19,7 @@ import mxparams as mp
 from mxparams import _compat
 
 from helpers import Holder, initialize
+import helpers
 
 sizes = st.integers(1, 6)
 maybe = st.integers(0, 6)  # 0: leave the input size to inference
@@ -75,7 +76,7 @@ def build(spec, made):
     else:
         block = Holder(**{n: build(c, made) for n, c in spec[1].items()})
         for name, shape in spec[2]:
-            _compat.add_param(block, name, shape=tuple(shape))
+            helpers.add_param(block, name, shape=tuple(shape))
         return block
     made.append(block)
     return block

@@ -12,7 +12,6 @@ import random
 import struct
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy
@@ -507,7 +506,9 @@ import mxparams as mp
 from mxparams import _compat
 
 _compat.set_mode("np")
-_compat.quiet_storage_log()
+sys.path.insert(0, sys.argv[2])
+import helpers
+helpers.quiet_storage_log()
 net = nn.HybridSequential()
 for units in (4096, 4096, 2048):  # 64, 64 and 32 MiB of float32
     net.add(nn.Dense(units, in_units=4096, use_bias=False))
@@ -552,7 +553,8 @@ def test_loading_costs_at_most_the_file(tmp_path, mode, suffix):
     mp.save(net, path)
     del net
     size = path.stat().st_size
-    done = subprocess.run([sys.executable, "-c", RSS_CHILD, str(path)],
+    done = subprocess.run([sys.executable, "-c", RSS_CHILD, str(path),
+                           str(Path(__file__).resolve().parent)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])

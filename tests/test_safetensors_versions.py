@@ -27,7 +27,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import mxparams as mp
-from mxparams import _compat, _zoo
+from mxparams import _zoo
 
 from ckpt_common import resnet18, resnet_input, resnet_output
 

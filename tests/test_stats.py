@@ -8,9 +8,9 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _compat
 
 from helpers import Holder, chapter_mlp, forward, initialize, tied_net, uniform
+import helpers
 
 SPECIAL = numpy.array([numpy.nan, numpy.inf, -numpy.inf, -0.0, 0.0, 1e-8,
                        123456789.0], dtype="float32")
@@ -68,9 +68,9 @@ def test_numbers_are_float64_numpy_statistics():
 
 def test_nan_inf_and_signed_zero_print_the_same_everywhere(golden):
     net = Holder(dense=nn.Dense(2, in_units=2))
-    special = _compat.add_param(net, "special", shape=SPECIAL.shape,
+    special = helpers.add_param(net, "special", shape=SPECIAL.shape,
                                 grad_req="null")
-    _compat.add_param(net, "exact", shape=(3,), grad_req="null")
+    helpers.add_param(net, "exact", shape=(3,), grad_req="null")
     initialize(net)
     mp.set_data(special, SPECIAL)
     mp.set_data(net.exact, numpy.array([-0.0, -0.0, -0.0], dtype="float32"))

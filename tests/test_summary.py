@@ -5,9 +5,9 @@ import pytest
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _compat
 
 from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
+import helpers
 
 
 def layer_zoo():
@@ -29,7 +29,7 @@ def layer_zoo():
         emb=nn.Embedding(10, 4),
         prelu=nn.PReLU(in_channels=3),
     )
-    _compat.add_param(net, "scale", shape=(2, 2), grad_req="null")
+    helpers.add_param(net, "scale", shape=(2, 2), grad_req="null")
     return net
 
 

@@ -17,10 +17,10 @@ from mxnet import gluon
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _compat
 from mxparams.errors import StructureError
 
 from helpers import initialize, tied_net, uniform
+import helpers
 
 LIMIT = 3.0  # seconds; every call here takes milliseconds when it ends
 
@@ -97,7 +97,7 @@ def dotted_name_before():
 def dotted_parameter_name():
     """A parameter attribute 'x.weight' next to a child 'x' with 'weight'."""
     net, x = nn.HybridSequential(), dense()
-    _compat.add_param(net, "x.weight", shape=(2, 3))
+    helpers.add_param(net, "x.weight", shape=(2, 3))
     net.register_child(x, "x")
     return net, [x]
 
@@ -108,7 +108,7 @@ class OwnKeys(gluon.Block):
 
     def __init__(self):
         super().__init__()
-        _compat.add_param(self, "query_weight", shape=(2, 3))
+        helpers.add_param(self, "query_weight", shape=(2, 3))
 
     def _collect_params_with_prefix(self, prefix="", select=None):
         return {prefix + ".proj.weight": self.query_weight}
@@ -270,7 +270,7 @@ def dense_layers(blocks):
     """The Dense layers among ``blocks`` and their children, each once."""
     found = {}
     for block in blocks:
-        for layer in [block] + [child for _, child in _compat.children(block)]:
+        for layer in [block] + [child for _, child in helpers.children(block)]:
             if isinstance(layer, nn.Dense):
                 found[id(layer)] = layer
     return list(found.values())
@@ -296,7 +296,7 @@ def test_gluon_builds_every_case():
     net, _ = dotted_name_after()
     assert list(net._children) == ["a", "a.b"]
     net, _ = self_cycle()
-    assert _compat.children(net)[1] == ("me", net)
+    assert helpers.children(net)[1] == ("me", net)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)

@@ -1,0 +1,90 @@
+"""MXNet 1.x: Gluon with ``ParameterDict``, global names and two array modes.
+
+The same names as ``_v2.py``; ``__init__.py`` imports one of the two.  Each
+fact carries the section of ``docs/compatibility.md`` where it was measured.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping
+
+from mxnet import gluon
+
+# §2: every Parameter has a process-global name ('dense0_weight', counted
+# per class) and each block a ParameterDict keyed by it.
+GLOBAL_NAMES = True
+
+# §10: 1.x runs in numpy mode and in legacy nd mode (several model-zoo
+# networks only run in nd mode).
+ND_MODE_SUPPORTED = True
+
+# §4: convolution layers know their weight's input channels from
+# ``in_channels`` at construction; nothing to fill in for display.
+CONV_SHAPE_NEEDS_IN_CHANNELS = False
+CONV_CLASS: type | None = None
+
+# §7: no ``Block.share_parameters``; tying is done on the structures that
+# 1.x's own ``params=`` sharing ends up with (see ``share``).
+SHARE_PARAMETERS = False
+
+# §12: 1.x has no switch for flushing subnormals and leaves the Python
+# thread alone.
+SET_FLUSH_DENORMS: Callable[[bool], bool] | None = None
+
+
+def list_devices(param: gluon.Parameter) -> list:
+    """§1: ``Parameter.list_ctx`` (2.x renamed it ``list_device``)."""
+    return param.list_ctx()
+
+
+def trainer_of(param: gluon.Parameter):
+    """§6: the Trainer itself is kept in ``Parameter._trainer``."""
+    return param._trainer
+
+
+def global_name(param: gluon.Parameter) -> str | None:
+    """The process-global name ('dense0_weight')."""
+    return param.name
+
+
+def path_of_global_name(params: Mapping[str, gluon.Parameter],
+                        name: str) -> str | None:
+    """The path whose Parameter carries the global name ``name``, or None."""
+    for path, param in params.items():
+        if param.name == name:
+            return path
+    return None
+
+
+def foreign_global_name(name: str) -> tuple[str, str] | None:
+    """None: on 1.x a global name is real (``path_of_global_name``)."""
+    return None
+
+
+def new_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
+    """§8: constants are made through the block's ParameterDict
+    (``gluon.Constant(value)`` raises on 1.x)."""
+    return block.params.get_constant(name, value)
+
+
+def named_params(block: gluon.Block) -> dict | None:
+    """§2: the block's ParameterDict entries by global name, which
+    ``initialize`` and ``Trainer`` read (a copy, for a rollback)."""
+    return dict(block._params._params)
+
+
+def restore_named_params(block: gluon.Block, saved: dict | None) -> None:
+    block._params._params.clear()
+    block._params._params.update(saved or {})
+
+
+def share(replacements: Iterable[tuple[gluon.Block, str, gluon.Parameter]]) -> None:
+    """§7: the attribute, ``_reg_params`` and the block's ParameterDict
+    (keyed by global name, read by ``initialize`` and ``Trainer``) get the
+    new Parameter; 1.x forbids re-assigning a Parameter attribute, hence
+    ``object.__setattr__``."""
+    for owner, attr, new in replacements:
+        old = owner._reg_params[attr]
+        owner._reg_params[attr] = new
+        object.__setattr__(owner, attr, new)
+        owner._params._params.pop(old.name, None)
+        owner._params._params[new.name] = new

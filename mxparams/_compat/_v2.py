@@ -1,0 +1,105 @@
+"""MXNet 2.x: Gluon without ``ParameterDict`` or global names, numpy mode only.
+
+The same names as ``_v1.py``; ``__init__.py`` imports one of the two.  Each
+fact carries the section of ``docs/compatibility.md`` where it was measured.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Callable, Iterable, Mapping
+
+import mxnet as mx
+from mxnet import gluon
+
+from ._names import split_global_name
+
+# §2: a Parameter's name is only its attribute ('weight', not unique) and
+# the ParameterDict is gone.
+GLOBAL_NAMES = False
+
+# §10: Gluon 2 is numpy-only: its Block rejects legacy mx.nd inputs and
+# builds mx.np parameters even after reset_np.
+ND_MODE_SUPPORTED = False
+
+# §4: convolution layers pre-infer their weight shape from kernel and
+# channels only (``_Conv.pre_infer``) and leave the input-channel
+# dimension unknown until the first forward pass even when
+# ``in_channels`` was given.  For display it is filled in from the layer's
+# settings (``_params.display_shape``); the Parameter is never touched.
+CONV_CLASS: type | None = getattr(gluon.nn.conv_layers, "_Conv", None)
+CONV_SHAPE_NEEDS_IN_CHANNELS = (CONV_CLASS is not None
+                                and hasattr(CONV_CLASS, "pre_infer"))
+
+# §7: blocks are tied after construction with Block.share_parameters.
+SHARE_PARAMETERS = True
+
+# §12: MXNet 2 flushes subnormal numbers to zero (FTZ/DAZ) on the threads
+# that run its operators (the Python thread with NaiveEngine) and has this
+# switch to turn it off per thread.
+SET_FLUSH_DENORMS: Callable[[bool], bool] | None = getattr(mx.util, "set_flush_denorms", None)
+
+
+def list_devices(param: gluon.Parameter) -> list:
+    """§1: ``Parameter.list_device`` (``list_ctx`` warns on 2.x)."""
+    return param.list_device()
+
+
+def trainer_of(param: gluon.Parameter):
+    """§6: the Trainer is kept as a weak reference."""
+    ref = param._trainer
+    return ref() if ref is not None else None
+
+
+def global_name(param: gluon.Parameter) -> str | None:
+    """None: 2.x parameters have no global names."""
+    return None
+
+
+def path_of_global_name(params: Mapping[str, gluon.Parameter],
+                        name: str) -> str | None:
+    """None: 2.x parameters have no global names."""
+    return None
+
+
+def foreign_global_name(name: str) -> tuple[str, str] | None:
+    """(block class, attribute) of a 1.x-style name ('dense0_weight'),
+    which on 2.x can only come from 1.x code or output; None otherwise."""
+    parts = split_global_name(name)
+    if parts is None:
+        return None
+    prefix, attr = parts
+    return re.sub(r"\d+$", "", prefix.rpartition("_")[2]), attr
+
+
+def new_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
+    """§8: ``gluon.Constant(value)`` (``Constant(name, value)`` raises)."""
+    # Gluon registers the constant's initializer under 'Constant_<id>'.
+    # Once an earlier Constant is freed its id is reused and MXNet warns
+    # that the new one overrides the dead one's registration: harmless, but
+    # an error where warnings are (1.x puts the parameter's unique name into
+    # it and never collides).
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", r".*registered with name constant_\d+ is", UserWarning)
+        return gluon.Constant(value)
+
+
+def named_params(block: gluon.Block) -> dict | None:
+    """None: there is no ParameterDict to save for a rollback."""
+    return None
+
+
+def restore_named_params(block: gluon.Block, saved: dict | None) -> None:
+    pass
+
+
+def share(replacements: Iterable[tuple[gluon.Block, str, gluon.Parameter]]) -> None:
+    """§7: the owner's own ``share_parameters({attribute: parameter})``,
+    keyed relative to the block it is called on, so blocks with keys of
+    their own (a ``SymbolBlock``'s '0.weight', a fused RNN) tie too."""
+    by_owner: dict[int, tuple[gluon.Block, dict]] = {}
+    for owner, attr, new in replacements:
+        by_owner.setdefault(id(owner), (owner, {}))[1][attr] = new
+    for owner, mapping in by_owner.values():
+        owner.share_parameters(mapping)
