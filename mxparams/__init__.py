@@ -12,10 +12,12 @@ MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 >>> list(mp.collect(net))
 ['0.weight', '0.bias']
 """
-from ._version import __version__
+from ._version import __version__ as __version__
 from .assign import constant, set_data
-from .checkpoint import (Comparison, Inspection, LoadReport, inspect,
-                         inspect_checkpoint, load, save)
+from .checkpoint import (Comparison, Conversion, FileArray, Inspection,
+                         LoadReport, convert, diff, inspect_checkpoint,
+                         load, save)
+from .checkpoint import inspect as inspect  # the 0.1 name, see below
 from .errors import (CheckpointError, CheckpointShapeMismatch, NonFiniteError,
                      ParamNotFound, ReplicaMismatch, ShapeMismatch,
                      StructureError)
@@ -38,6 +40,8 @@ __all__ = [
     "CheckpointError",
     "CheckpointShapeMismatch",
     "Comparison",
+    "Conversion",
+    "FileArray",
     "FiniteReport",
     "Initializer",
     "Inspection",
@@ -65,6 +69,8 @@ __all__ = [
     "check_replicas",
     "collect",
     "constant",
+    "convert",
+    "diff",
     "get",
     "initialize",
     "inspect_checkpoint",

@@ -173,7 +173,6 @@ def _json(data) -> str:
 
 
 def _checkpoint_command(args) -> int:
-    from . import _checkpoint_file as files
     from . import checkpoint
 
     if args.command == "inspect":
@@ -184,8 +183,7 @@ def _checkpoint_command(args) -> int:
         return 0
     if args.command == "diff":
         with _progress(args.a, args.b) as progress:
-            result = checkpoint.Comparison(files.read(args.a),
-                                           files.read(args.b), progress)
+            result = checkpoint.diff(args.a, args.b, progress=progress)
         print(_json(result.to_dict()) if args.json else result)
         return 0 if result.equal else 1
     with _progress(args.input) as progress:

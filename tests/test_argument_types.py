@@ -42,9 +42,9 @@ def slots(tmp_path):
     mp.save(net, file)
     watch = mp.Watch(net, grads=False)
     watch.record(0)
-    from mxparams import _checkpoint_file
+    from mxparams.checkpoint import _file
     return {NET: net, PARAM: net[0].weight, WATCH: watch, FILE: file,
-            OUT: str(tmp_path / "out.params"), RAW: _checkpoint_file.read(file)}
+            OUT: str(tmp_path / "out.params"), RAW: _file.read(file)}
 
 
 def record(watch, step):

@@ -17,7 +17,8 @@ from mxnet import autograd
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _checkpoint_file, _compat
+from mxparams import _compat
+from mxparams.checkpoint import _common, _file
 
 from ckpt_common import compat_net, expected, fill, same, twins_net, values
 from helpers import forward, tied_net, uniform
@@ -36,7 +37,7 @@ def saved(tmp_path):
 
 def test_save_writes_the_portable_format_gluon_loads(saved):
     found = mp.inspect_checkpoint(saved)
-    assert found.format == _checkpoint_file.MXNET
+    assert found.format == _common.MXNET
     assert found.keys() == list(expected())
     net = compat_net()
     net.load_parameters(str(saved))  # Gluon's own loader, this version and mode
@@ -341,7 +342,7 @@ def test_npz_variants_numpy_writes_are_read(tmp_path, mode):
             "b": numpy.asfortranarray(numpy.arange(6.0).reshape(2, 3))}
     with open(path, "wb") as f:
         numpy.savez_compressed(f, **want)
-    found = _checkpoint_file.read(path).arrays
+    found = _file.read(path).arrays
     assert found["a"].dtype == numpy.float32 and found["a"].tolist() == want["a"].tolist()
     assert found["b"].tolist() == want["b"].tolist()
 

@@ -24,7 +24,8 @@ import pytest
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _checkpoint_file, _compat, _source, cli
+from mxparams import _compat, cli
+from mxparams.checkpoint import _common, _file, _source
 
 from ckpt_common import compat_net, expected, fill, same, values
 
@@ -56,7 +57,7 @@ def test_only_regular_files_are_opened(tmp_path, kind, alarm, capsys):
     net = fill(compat_net())
     before = values(net)
     for call in (lambda: mp.load(net, path), lambda: mp.inspect_checkpoint(path),
-                 lambda: _checkpoint_file.read(path)):
+                 lambda: _file.read(path)):
         with pytest.raises(mp.CheckpointError, match=reason):
             call()
     assert same(values(net), before)
@@ -182,7 +183,7 @@ def test_a_cut_file_does_not_kill_the_process(tmp_path, mode):
         import os, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import mxparams as mp
-        from mxparams import _source
+        from mxparams.checkpoint import _source
         from ckpt_common import compat_net
         for name in ({path!r}, {path + '.safetensors'!r}):
             _source.after_index = lambda n: os.truncate(n, os.path.getsize(n) // 3)
@@ -213,15 +214,15 @@ def test_safetensors_package_never_maps_the_users_file(tmp_path, monkeypatch):
         opened.append((name, os.path.getsize(name)))
         return original(name, framework)
     monkeypatch.setattr(safetensors, "safe_open", spy)
-    raw = _checkpoint_file.read(path)
+    raw = _file.read(path)
     assert len(opened) == 1 and opened[0][0] != path
     assert opened[0][1] == os.path.getsize(path)  # as long as the file
-    found = {k: _checkpoint_file.materialize(a) for k, a in raw.arrays.items()}
+    found = {k: _common.materialize(a) for k, a in raw.arrays.items()}
     assert same(dict(sorted(found.items())), dict(sorted(expected().items())))
     os.truncate(path, 200)
     with pytest.raises(mp.CheckpointError, match="changed while it was being "
                                                  "read"):
-        _checkpoint_file.materialize(raw.arrays["0.weight"])
+        _common.materialize(raw.arrays["0.weight"])
 
 
 # -- writing ---------------------------------------------------------------

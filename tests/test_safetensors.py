@@ -23,7 +23,8 @@ import mxnet as mx
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _checkpoint_file, _compat
+from mxparams import _compat
+from mxparams.checkpoint import _saveload
 
 from ckpt_common import compat_net, expected, fill, same, values
 from helpers import forward, tied_net
@@ -241,12 +242,12 @@ def test_bfloat16_and_foreign_dtypes_are_refused_clearly(tmp_path, mode):
 def test_a_wrong_file_changes_nothing_and_reads_no_tensor(tmp_path, monkeypatch):
     """Everything is decided from the header; tensors are read only to copy."""
     reads = []
-    original = _checkpoint_file.read_all
+    original = _saveload.read_all
 
     def counted(arrays):
         reads.extend(a.key for a in arrays)
         return original(arrays)
-    monkeypatch.setattr(_checkpoint_file, "read_all", counted)
+    monkeypatch.setattr(_saveload, "read_all", counted)
     arrays = expected()
     arrays["2.weight"] = numpy.zeros((2, 5), "float32")  # wrong shape
     path = tmp_path / "wrong.safetensors"

@@ -22,7 +22,8 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _checkpoint_file, _compat
+from mxparams import _compat
+from mxparams.checkpoint import _common
 
 from helpers import MXNET_STORAGE_MANAGER_LINE, without_mxnet_log
 
@@ -77,7 +78,7 @@ def test_row_sparse_records_are_read_whole(tmp_path):
     assert theirs["0.weight"].stype == "row_sparse"
     assert (theirs["0.weight"].asnumpy() == whole()).all()
     found = mp.inspect_checkpoint(path)
-    assert found.format == _checkpoint_file.MXNET_ROW_SPARSE
+    assert found.format == _common.MXNET_ROW_SPARSE
     assert [(e.key, e.shape, e.max, e.mean) for e in found.entries] == [
         ("0.weight", (6, 4), 8.0, float(whole().mean())), ("1.bias", (2,), 1.0, 1.0)]
     net = nn.HybridSequential()  # a dense embedding takes the whole weight
@@ -161,7 +162,7 @@ def test_sparse_embedding_through_every_function(tmp_path, capfd, mode):
     assert len(mp.plot_hist(net).axes) == 3
     ours = str(tmp_path / "ours.params")
     mp.save(net, ours)  # whole: every version loads it
-    assert mp.inspect_checkpoint(ours).format == _checkpoint_file.MXNET
+    assert mp.inspect_checkpoint(ours).format == _common.MXNET
     mp.set_data(weight, numpy.zeros((6, 4)))
     assert (weight._data[0].asnumpy() == 0).all()
     for path in (ours, gluon_file):

@@ -21,6 +21,7 @@ from mxnet.gluon import nn
 
 import mxparams as mp
 from mxparams import _compat
+from mxparams.checkpoint import _common, _file
 
 from helpers import initialize as gluon_initialize
 from test_all_or_nothing import FailingAt, assert_same, state
@@ -167,9 +168,8 @@ FAILED_KINDS: set[str] = set()
 
 
 def _arrays_of(path):
-    from mxparams import _checkpoint_file
-    return {key: _checkpoint_file.materialize(array)
-            for key, array in _checkpoint_file.read(path).arrays.items()}
+    return {key: _common.materialize(array)
+            for key, array in _file.read(path).arrays.items()}
 
 
 Workflow.TestCase.settings = settings(

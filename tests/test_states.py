@@ -40,7 +40,8 @@ from mxnet import autograd, gluon
 from mxnet.gluon import nn, rnn
 
 import mxparams as mp
-from mxparams import _checkpoint_file, _compat, cli
+from mxparams import _compat, cli
+from mxparams.checkpoint import _common, _file
 
 STATES = ("deferred", "forward", "hybridized", "trained", "float64", "float16",
           "two-cpus")
@@ -272,8 +273,8 @@ def test_check_finite_and_replicas(state):
 # -- writing -----------------------------------------------------------------
 
 def file_values(path) -> dict:
-    raw = _checkpoint_file.read(path)
-    return {k: _checkpoint_file.materialize(a) for k, a in raw.arrays.items()}
+    raw = _file.read(path)
+    return {k: _common.materialize(a) for k, a in raw.arrays.items()}
 
 
 @pytest.mark.parametrize("fmt", ["params", "safetensors"])

@@ -27,7 +27,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 #: Called with the file's name after the index of a checkpoint (its
 #: headers and names; a safetensors file's JSON header) was read and

@@ -1,0 +1,306 @@
+"""``save`` and ``load``: a network's parameters to a file and back.
+
+``save`` writes the one file format that MXNet 1.x and 2.x load in either
+array mode (or safetensors); ``load`` reads every format either version
+writes, checks everything first, and then writes all or nothing.
+"""
+
+
+from __future__ import annotations
+
+import json
+
+from mxnet import autograd, gluon
+
+from .. import _compat
+from .._table import (Column, Table, Tabular, fmt_shape)
+from .._version import __version__
+from ..errors import (CheckpointError, CheckpointShapeMismatch, examples)
+from ..params import check_checkpoint_call, shapes_agree, walk
+from ._common import KEYS_PATHS, META_KEYS, META_MODE, META_MXNET, META_TIED, META_WRITER
+from ._file import choose_format, read, read_all, write
+from ._plan import Rename, _plan, _refusal, _renamed, _view
+
+
+
+def save(block: gluon.Block, file, *, format: str | None = None) -> None:
+    """Write the parameters of ``block`` to ``file``, portably and atomically.
+
+    The file is keyed by structural path (``'0.weight'``).  By default it
+    is MXNet's NDArray format without the numpy-shape flag: Gluon's own
+    ``load_parameters`` reads it on MXNet 1.x and 2.x in numpy and legacy
+    nd mode, and so does :func:`load`; tied parameters are stored under
+    each of their paths, as ``save_parameters`` does.  A name ending in
+    ``.safetensors`` (or ``format='safetensors'``) writes safetensors, the
+    format other frameworks read: each Parameter once, under its first
+    path, with metadata naming mxparams, the MXNet version, the array mode
+    and the other paths of tied Parameters; dtypes are kept.
+    ``format='mxnet'`` forces MXNet's format.  The file is written to a
+    temporary file beside ``file`` and renamed over it, so an interrupted
+    save leaves any previous file intact.  One copy of each parameter is
+    saved (the first device's).
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(3, in_units=2))
+    >>> net.initialize()
+    >>> folder = tempfile.mkdtemp()
+    >>> mp.save(net, os.path.join(folder, "dense.params"))
+    >>> list(mp.inspect_checkpoint(os.path.join(folder, "dense.params")).keys())
+    ['0.weight', '0.bias']
+    >>> mp.save(net, os.path.join(folder, "dense.safetensors"))
+    >>> from safetensors.numpy import load_file  # as other frameworks read it
+    >>> sorted(load_file(os.path.join(folder, "dense.safetensors")))
+    ['0.bias', '0.weight']
+    """
+    check_checkpoint_call("save", {"file": file})
+    fmt = choose_format(file, format)
+    params = walk(block, "save").params
+    pending = [p for p, param in params.items() if _compat.is_pending(param)]
+    unset = [p for p, param in params.items() if not _compat.is_initialized(param)
+             and p not in pending]
+    if pending or unset:
+        reasons = []
+        if unset:
+            reasons.append(f"{len(unset)} not initialized ({examples(unset)}); "
+                           "call net.initialize()")
+        if pending:
+            reasons.append(f"{len(pending)} with shapes not known yet "
+                           f"({examples(pending)}); run one forward pass")
+        raise RuntimeError(f"cannot save {type(block).__name__}: parameters "
+                           + "; ".join(reasons))
+    if fmt == "mxnet":
+        write(file, {key: _compat.data_copies(param)[0]
+                           for key, param in params.items()})
+        return
+    stored, tied, first_of = {}, {}, {}
+    for key, param in params.items():
+        first = first_of.setdefault(id(param), key)
+        if first == key:
+            stored[key] = _compat.data_copies(param)[0]
+        else:  # other frameworks have no ties: store the Parameter once
+            tied.setdefault(first, []).append(key)
+    metadata = {META_WRITER: __version__,
+                META_MXNET: _compat.MXNET_VERSION,
+                META_MODE: _compat.current_mode(),
+                META_KEYS: KEYS_PATHS}
+    if tied:
+        metadata[META_TIED] = json.dumps(tied, separators=(",", ":"))
+    write(file, stored, format=fmt, metadata=metadata)
+
+
+class LoadReport(Tabular):
+    """What :func:`load` did: ``loaded`` paths and ``skipped`` (name, reason).
+
+    ``renamed`` maps file keys to the paths they were loaded into where
+    they differ: keys renamed by ``rename=`` (also in ``by_rename``) and
+    MXNet 1.x global names mapped to paths.  ``dropped`` lists the file
+    keys ``rename=`` dropped.  Falsy when everything was loaded (with
+    ``strict=True`` nothing is ever skipped: a problem raises instead);
+    ``str()`` is a short text report.
+    """
+
+    def __init__(self, file: str, fmt: str, loaded: list, skipped: list,
+                 renamed: dict, parameters: int, by_rename: dict | None = None,
+                 dropped: list | None = None):
+        self.file = file
+        self.format = fmt
+        self.loaded: list[str] = loaded
+        self.skipped: list[tuple[str, str]] = skipped
+        self.renamed: dict[str, str] = renamed
+        self.by_rename: dict[str, str] = by_rename or {}
+        self.dropped: list[str] = dropped or []
+        self.parameters = parameters  # distinct Parameters in the network
+
+    def __bool__(self) -> bool:
+        return bool(self.skipped)
+
+    def table(self) -> Table:
+        footer = [("File", self.file),
+                  ("Loaded", f"{len(self.loaded)} of {self.parameters} "
+                             "parameters")]
+        if self.by_rename:
+            first = next(iter(self.by_rename.items()))
+            n = len(self.by_rename)
+            footer.append(("Renamed", f"{n} key{'s' if n != 1 else ''} by "
+                                      f"rename=, e.g. {first[0]!r} -> "
+                                      f"{first[1]!r}"))
+        if self.dropped:
+            footer.append(("Dropped", f"{len(self.dropped)} by rename=: "
+                                      f"{examples(self.dropped)}"))
+        names = {k: p for k, p in self.renamed.items() if k not in self.by_rename}
+        if names:
+            first = next(iter(names.items()))
+            footer.append(("Keys", f"{len(names)} MXNet 1.x global names "
+                                   f"mapped to paths, e.g. {first[0]!r} -> "
+                                   f"{first[1]!r}"))
+        return Table([Column("Skipped"), Column("Reason")], self.skipped,
+                     footer, header=bool(self.skipped))
+
+
+def load(block: gluon.Block, file, *, strict: bool = True,
+         rename: Rename = None) -> LoadReport:
+    """Load a checkpoint into ``block``; all or nothing.
+
+    Reads :func:`save` files, Gluon's ``save_parameters`` files of MXNet
+    1.x (numpy and nd mode) and 2.x (``.npz``), ``export`` parameter
+    files (``arg:``/``aux:`` keys) and safetensors files, whichever program
+    wrote them; the format is told by the file's first bytes, not its
+    name.  Keys that are MXNet 1.x global names (``dense0_weight``) are
+    mapped to structural paths when the mapping is certain (on 1.x: the
+    network's own names; otherwise a unique attribute and shape), and
+    refused otherwise.
+
+    ``rename`` maps the file's keys to paths first, for files keyed
+    another way (a PyTorch ``state_dict``): a mapping ``{file key: path}``
+    (keys it does not name stay as they are) or a function ``key -> path``;
+    None for a path drops the key.  Every format takes it; the report
+    lists what was renamed and dropped.
+
+    Everything is checked before anything changes: parameters missing from
+    the file, keys in the file that the network lacks, shapes and dtypes.
+    With ``strict=True`` any problem raises :class:`CheckpointError` and
+    leaves the network untouched; ``strict=False`` loads the parameters
+    that match and lists the others in the returned report (falsy when
+    nothing was skipped).  A refusal that includes a shape conflict is a
+    :class:`CheckpointShapeMismatch`, both a ``CheckpointError`` and a
+    ``ShapeMismatch``.  Shapes not
+    known yet (after ``initialize()``, before the first forward pass) are
+    taken from the file, as Gluon's ``load_parameters`` does.  Every device
+    copy of a parameter is set.
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> def mlp():
+    ...     net = nn.HybridSequential()
+    ...     net.add(nn.Dense(3, in_units=2), nn.Dense(1, in_units=3))
+    ...     return net
+    >>> net = mlp()
+    >>> net.initialize()
+    >>> path = os.path.join(tempfile.mkdtemp(), "mlp.params")
+    >>> mp.save(net, path)
+    >>> copy = mlp()
+    >>> print(mp.load(copy, path))  # doctest: +ELLIPSIS
+    File    ...mlp.params
+    Loaded  4 of 4 parameters
+    >>> bool((copy[0].weight.data() == net[0].weight.data()).all())
+    True
+    >>> bigger = mlp()
+    >>> bigger.add(nn.Dense(1, in_units=1))
+    >>> mp.load(bigger, path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.CheckpointError: checkpoint '...mlp.params': cannot load into HybridSequential: missing from the file: '2.weight', '2.bias'. Nothing was loaded; strict=False loads the 4 parameters that match
+
+    A file whose keys name the layers differently:
+
+    >>> import numpy
+    >>> from safetensors.numpy import save_file
+    >>> other = os.path.join(tempfile.mkdtemp(), "other.safetensors")
+    >>> save_file({"fc.weight": numpy.ones((3, 2), "float32"),
+    ...            "fc.bias": numpy.zeros(3, "float32")}, other)
+    >>> layer = nn.HybridSequential()
+    >>> layer.add(nn.Dense(3, in_units=2))
+    >>> print(mp.load(layer, other, rename=lambda key: key.replace("fc.", "0.")))  # doctest: +ELLIPSIS
+    File     ...other.safetensors
+    Loaded   2 of 2 parameters
+    Renamed  2 keys by rename=, e.g. 'fc.bias' -> '0.bias'
+    """
+    check_checkpoint_call("load", {"file": file}, flags={"strict": strict})
+    sites = walk(block, "load").sites()
+    raw = read(file)
+    name = raw.path
+    arrays, origin = _view(raw)
+    by_rename: dict[str, str] = {}
+    dropped: list[str] = []
+    if rename is not None:
+        arrays, origin, by_rename, dropped = _renamed(name, arrays, origin,
+                                                      rename)
+    plan = _plan(origin, arrays, sites)
+
+    # Everything is checked from the file's headers (and, for tied paths
+    # the file holds twice, their values) before anything changes.
+    skipped: list[tuple[str, str]] = []
+    problems: dict[str, list[str]] = {}
+
+    def refuse(what: str, reason: str, label: str | None = None) -> None:
+        problems.setdefault(reason, []).append(label or what)
+        skipped.append((what, reason))
+
+    good = []
+    for path_, site in sites.items():
+        if site.first != path_:
+            continue  # a tied Parameter is loaded once, under its first path
+        param = site.param
+        key = plan.chosen.get(path_)
+        if key is None:
+            refuse(path_, "no unambiguous key in the file" if plan.ambiguous
+                   else "missing from the file")
+            continue
+        value = arrays[key]
+        dtype = _compat.dtype_name(param)
+        file_key = origin[key] if origin[key] in by_rename else key
+        label = path_ if file_key == path_ else f"{path_} (file key {file_key!r})"
+        if not shapes_agree(site.shape, value.shape):
+            refuse(path_, f"shape {fmt_shape(tuple(value.shape))} in the file, "
+                          f"{fmt_shape(site.shape)} in the network", label)
+        elif value.dtype.name != dtype:
+            refuse(path_, f"dtype {value.dtype.name} in the file, {dtype} in "
+                          f"the network (cast one of them, e.g. net.cast("
+                          f"'{value.dtype.name}'))", label)
+        elif _compat.kvstore_keeps(param) == "distributed":
+            refuse(path_, "a Trainer updates it on a distributed kvstore, "
+                          "whose servers keep the weights (Gluon cannot reset "
+                          "it: the next step would bring the old values "
+                          "back); load before creating the Trainer", label)
+        else:
+            good.append((path_, param, value))
+    for path_, first in plan.conflicts:
+        refuse(path_, f"tied to {first!r} in the network, but the file holds "
+                      "another value here")
+    for key in plan.unexpected:
+        if origin[key] in by_rename:  # the report also says where it came from
+            refuse(f"{key} (file key {origin[key]!r})",
+                   "in the file, not in the network", key)
+        else:
+            refuse(origin[key], "in the file, not in the network")
+    for key in plan.ambiguous:
+        refuse(origin[key], "in the file; its attribute and shape fit several "
+                            "parameters")
+
+    if strict and problems:
+        error = (CheckpointShapeMismatch if any(r.startswith("shape ") for r in problems)
+                 else CheckpointError)
+        raise error(name, _refusal(block, problems, plan, len(good),
+                                   foreign=bool(arrays) and not plan.chosen
+                                   and not plan.ambiguous))
+    # Every value is read now, before the first write: a file that another
+    # process cuts or rewrites meanwhile then fails the load with nothing
+    # changed.  Parameters without data get arrays of the file's values now
+    # too, so that nothing the checks can foresee fails once copying has
+    # begun.
+    ready = [(path_, param, value, None if _compat.is_initialized(param)
+              else _compat.as_array_of(param, value))
+             for (path_, param, _), value in zip(
+                 good, read_all([value for _, _, value in good]))]
+    loaded = [path_ for path_, *_ in ready]
+    # In-place writes are an error inside autograd.record() (compatibility §6).
+    with autograd.pause():
+        # Each value is let go once it is copied, so the memory held for
+        # the file shrinks as the copies go in.
+        ready.reverse()
+        while ready:
+            _, param, value, made = ready.pop()
+            if made is None:
+                _compat.set_values(param, value)
+            else:
+                _compat.load_init(param, made)
+            del value, made
+    renamed = dict(by_rename)
+    renamed.update(plan.renamed)
+    return LoadReport(name, raw.format, loaded, skipped,
+                      renamed, sum(s.first == p for p, s in sites.items()),
+                      by_rename, dropped)
