@@ -16,7 +16,8 @@ from ._version import __version__ as __version__
 from .assign import constant, set_data
 from .checkpoint import (Comparison, Conversion, FileArray, Inspection,
                          LoadReport, convert, diff, inspect_checkpoint,
-                         load, save)
+                         load, load_state_dict, read_metadata, save,
+                         state_dict)
 from .checkpoint import inspect as inspect  # the 0.1 name, see below
 from .errors import (CheckpointError, CheckpointShapeMismatch, NonFiniteError,
                      ParamNotFound, ReplicaMismatch, ShapeMismatch,
@@ -75,10 +76,13 @@ __all__ = [
     "initialize",
     "inspect_checkpoint",
     "load",
+    "load_state_dict",
     "plot_hist",
     "plot_watch",
+    "read_metadata",
     "save",
     "set_data",
+    "state_dict",
     "stats",
     "summary",
     "sync_replicas",

@@ -312,6 +312,32 @@ def test_save_load_round_trip_is_bit_identical(state, fmt, tmp_path):
 
 
 @pytest.mark.parametrize("state", RUN)
+def test_state_dict_round_trip_is_bit_identical(state):
+    net, trainer = build(state)
+    before = gluon_values(net)
+    state_ = mp.state_dict(net)
+    assert list(state_) == list(before)  # no tied parameters here
+    assert all(state_[k].tobytes() == before[k][0].tobytes()
+               and state_[k].dtype == before[k][0].dtype for k in before)
+    scramble(net)
+    dtype = "float64" if state == "float64" else "float32"
+    if trainer is not None:
+        trainer.set_learning_rate(0.0)
+        train(net, trainer, dtype, devices(state))
+    assert not same(gluon_values(net), before)
+    report = mp.load_state_dict(net, state_)
+    assert not report and report.missing_keys == report.unexpected_keys == []
+    assert same(gluon_values(net), before)
+    if trainer is not None:  # the kvstore starts again from the loaded values
+        train(net, trainer, dtype, devices(state))
+        trainable = [k for k, p in net._collect_params_with_prefix().items()
+                     if p.grad_req != "null"]
+        now = gluon_values(net)
+        assert same({k: now[k] for k in trainable},
+                    {k: before[k] for k in trainable})
+
+
+@pytest.mark.parametrize("state", RUN)
 def test_load_of_gluons_own_file_and_every_option(state, tmp_path):
     net, _ = build(state)
     before = gluon_values(net)

@@ -9,6 +9,9 @@ writes, checks everything first, and then writes all or nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+
+import numpy
 
 from mxnet import autograd, gluon
 
@@ -23,7 +26,8 @@ from ._plan import Rename, _plan, _refusal, _renamed, _view
 
 
 
-def save(block: gluon.Block, file, *, format: str | None = None) -> None:
+def save(block: gluon.Block, file, *, format: str | None = None,
+         metadata: Mapping[str, str] | None = None) -> None:
     """Write the parameters of ``block`` to ``file``, portably and atomically.
 
     The file is keyed by structural path (``'0.weight'``).  By default it
@@ -40,6 +44,10 @@ def save(block: gluon.Block, file, *, format: str | None = None) -> None:
     save leaves any previous file intact.  One copy of each parameter is
     saved (the first device's).
 
+    ``metadata`` ({text: text}) goes into a safetensors file's header
+    beside mxparams' own entries, and :func:`read_metadata` gives it back;
+    MXNet's format has no place for it.
+
     >>> import os, tempfile
     >>> import mxparams as mp
     >>> from mxnet.gluon import nn
@@ -54,23 +62,15 @@ def save(block: gluon.Block, file, *, format: str | None = None) -> None:
     >>> from safetensors.numpy import load_file  # as other frameworks read it
     >>> sorted(load_file(os.path.join(folder, "dense.safetensors")))
     ['0.bias', '0.weight']
+    >>> mp.save(net, os.path.join(folder, "run.safetensors"),
+    ...         metadata={"epoch": "12", "dataset": "fashion-mnist"})
+    >>> mp.read_metadata(os.path.join(folder, "run.safetensors"))
+    {'dataset': 'fashion-mnist', 'epoch': '12'}
     """
     check_checkpoint_call("save", {"file": file})
     fmt = choose_format(file, format)
-    params = walk(block, "save").params
-    pending = [p for p, param in params.items() if _compat.is_pending(param)]
-    unset = [p for p, param in params.items() if not _compat.is_initialized(param)
-             and p not in pending]
-    if pending or unset:
-        reasons = []
-        if unset:
-            reasons.append(f"{len(unset)} not initialized ({examples(unset)}); "
-                           "call net.initialize()")
-        if pending:
-            reasons.append(f"{len(pending)} with shapes not known yet "
-                           f"({examples(pending)}); run one forward pass")
-        raise RuntimeError(f"cannot save {type(block).__name__}: parameters "
-                           + "; ".join(reasons))
+    user = _user_metadata(metadata, fmt)
+    params = _initialized(block, "save", "cannot save")
     if fmt == "mxnet":
         write(file, {key: _compat.data_copies(param)[0]
                            for key, param in params.items()})
@@ -85,10 +85,106 @@ def save(block: gluon.Block, file, *, format: str | None = None) -> None:
     metadata = {META_WRITER: __version__,
                 META_MXNET: _compat.MXNET_VERSION,
                 META_MODE: _compat.current_mode(),
-                META_KEYS: KEYS_PATHS}
+                META_KEYS: KEYS_PATHS, **user}
     if tied:
         metadata[META_TIED] = json.dumps(tied, separators=(",", ":"))
     write(file, stored, format=fmt, metadata=metadata)
+
+
+def _user_metadata(metadata: object, fmt: str) -> dict[str, str]:
+    """``metadata=`` of :func:`save`, checked before anything is written."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"save: metadata must be a mapping of text to text, "
+                        f"got {type(metadata).__name__}")
+    if fmt != "safetensors":
+        raise ValueError("save: metadata= needs a safetensors file (a name "
+                         "ending in '.safetensors', or format='safetensors'): "
+                         "MXNet's format has no place for it, and extra keys "
+                         "would break Gluon's own load_parameters")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"save: metadata is text to text; {key!r}: "
+                            f"{type(value).__name__} {value!r} (convert "
+                            "numbers with str(), structures with json.dumps)")
+        if key == META_WRITER or key.startswith(META_WRITER + "."):
+            raise ValueError(f"save: metadata key {key!r}: keys 'mxparams' "
+                             "and 'mxparams.*' are mxparams' own; choose "
+                             "another name")
+    return dict(metadata)
+
+
+def _initialized(block: gluon.Block, func: str, doing: str) -> dict:
+    """The paths and Parameters of ``block``, every one with data."""
+    params = walk(block, func).params
+    pending = [p for p, param in params.items() if _compat.is_pending(param)]
+    unset = [p for p, param in params.items() if not _compat.is_initialized(param)
+             and p not in pending]
+    if pending or unset:
+        reasons = []
+        if unset:
+            reasons.append(f"{len(unset)} not initialized ({examples(unset)}); "
+                           "call net.initialize()")
+        if pending:
+            reasons.append(f"{len(pending)} with shapes not known yet "
+                           f"({examples(pending)}); run one forward pass")
+        raise RuntimeError(f"{doing} {type(block).__name__}: parameters "
+                           + "; ".join(reasons))
+    return params
+
+
+def read_metadata(file) -> dict[str, str]:
+    """The metadata a safetensors checkpoint carries, as :func:`save`'s
+    ``metadata=`` wrote it (mxparams' own entries, ``mxparams*``, left out;
+    :func:`inspect_checkpoint` shows them).  Only the file's header is
+    read; MXNet's formats have no metadata and give ``{}``.
+
+    >>> import os, tempfile
+    >>> import mxparams as mp
+    >>> from mxnet.gluon import nn
+    >>> layer = nn.Dense(2, in_units=2)
+    >>> layer.initialize()
+    >>> path = os.path.join(tempfile.mkdtemp(), "layer.safetensors")
+    >>> mp.save(layer, path, metadata={"note": "first run"})
+    >>> mp.read_metadata(path)
+    {'note': 'first run'}
+    """
+    check_checkpoint_call("read_metadata", {"file": file})
+    raw = read(file)
+    return {k: v for k, v in sorted(raw.metadata.items())
+            if not (k == META_WRITER or k.startswith(META_WRITER + "."))}
+
+
+def state_dict(block: gluon.Block) -> dict[str, numpy.ndarray]:
+    """The parameters of ``block`` as ``{path: NumPy array}``, in memory.
+
+    What :func:`save` would write, without a file: every Parameter once,
+    under its first path (a tied Parameter's other paths are left out, as
+    a safetensors file stores it), constants included, each a NumPy copy
+    of the first device's data in the parameter's dtype.
+    :func:`load_state_dict` puts such a mapping back.
+
+    >>> import mxparams as mp
+    >>> from mxnet import init
+    >>> from mxnet.gluon import nn
+    >>> net = nn.HybridSequential()
+    >>> net.add(nn.Dense(2, in_units=3), nn.Dense(1, in_units=2))
+    >>> net.initialize(init.One())
+    >>> state = mp.state_dict(net)
+    >>> {path: value.shape for path, value in state.items()}
+    {'0.weight': (2, 3), '0.bias': (2,), '1.weight': (1, 2), '1.bias': (1,)}
+    >>> state["0.weight"].dtype.name, float(state["0.weight"].sum())
+    ('float32', 6.0)
+    """
+    params = _initialized(block, "state_dict", "state_dict: cannot read")
+    out: dict[str, numpy.ndarray] = {}
+    seen: set[int] = set()
+    for key, param in params.items():
+        if id(param) not in seen:
+            seen.add(id(param))
+            out[key] = _compat.to_numpy(_compat.data_copies(param)[0])
+    return out
 
 
 class LoadReport(Tabular):
@@ -99,12 +195,17 @@ class LoadReport(Tabular):
     MXNet 1.x global names mapped to paths.  ``dropped`` lists the file
     keys ``rename=`` dropped.  Falsy when everything was loaded (with
     ``strict=True`` nothing is ever skipped: a problem raises instead);
-    ``str()`` is a short text report.
+    ``str()`` is a short text report.  As in PyTorch, ``missing_keys``
+    lists the network's paths the source had no value for and
+    ``unexpected_keys`` the source's keys the network has no place for
+    (both empty after a ``strict=True`` load, which raises instead).
+    ``file`` is None for :func:`load_state_dict`.
     """
 
-    def __init__(self, file: str, fmt: str, loaded: list, skipped: list,
+    def __init__(self, file: str | None, fmt: str, loaded: list, skipped: list,
                  renamed: dict, parameters: int, by_rename: dict | None = None,
-                 dropped: list | None = None):
+                 dropped: list | None = None, missing_keys: list | None = None,
+                 unexpected_keys: list | None = None):
         self.file = file
         self.format = fmt
         self.loaded: list[str] = loaded
@@ -113,12 +214,15 @@ class LoadReport(Tabular):
         self.by_rename: dict[str, str] = by_rename or {}
         self.dropped: list[str] = dropped or []
         self.parameters = parameters  # distinct Parameters in the network
+        self.missing_keys: list[str] = missing_keys or []
+        self.unexpected_keys: list[str] = unexpected_keys or []
 
     def __bool__(self) -> bool:
         return bool(self.skipped)
 
     def table(self) -> Table:
-        footer = [("File", self.file),
+        footer = [("File", self.file) if self.file is not None
+                  else ("Source", "a mapping (load_state_dict)"),
                   ("Loaded", f"{len(self.loaded)} of {self.parameters} "
                              "parameters")]
         if self.by_rename:
@@ -212,12 +316,23 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     check_checkpoint_call("load", {"file": file}, flags={"strict": strict})
     sites = walk(block, "load").sites()
     raw = read(file)
-    name = raw.path
     arrays, origin = _view(raw)
+    return _load_arrays(block, sites, raw.path, raw.format, arrays, origin,
+                        strict, rename)
+
+
+def _load_arrays(block: gluon.Block, sites: dict, name: str | None, fmt: str,
+                 arrays: dict, origin: dict, strict: bool, rename: Rename
+                 ) -> LoadReport:
+    """What :func:`load` and :func:`load_state_dict` share: ``arrays``
+    ({key: array with .shape and .dtype}) checked against ``sites`` and
+    then written, all or nothing; ``origin`` maps each key to the source's
+    own, ``name`` is the file (None: a mapping)."""
+    source = name if name is not None else STATE_DICT
     by_rename: dict[str, str] = {}
     dropped: list[str] = []
     if rename is not None:
-        arrays, origin, by_rename, dropped = _renamed(name, arrays, origin,
+        arrays, origin, by_rename, dropped = _renamed(source, arrays, origin,
                                                       rename)
     plan = _plan(origin, arrays, sites)
 
@@ -225,6 +340,8 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     # the file holds twice, their values) before anything changes.
     skipped: list[tuple[str, str]] = []
     problems: dict[str, list[str]] = {}
+    missing: list[str] = []
+    unexpected: list[str] = []
 
     def refuse(what: str, reason: str, label: str | None = None) -> None:
         problems.setdefault(reason, []).append(label or what)
@@ -239,6 +356,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
         if key is None:
             refuse(path_, "no unambiguous key in the file" if plan.ambiguous
                    else "missing from the file")
+            missing.append(path_)
             continue
         value = arrays[key]
         dtype = _compat.dtype_name(param)
@@ -262,6 +380,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
         refuse(path_, f"tied to {first!r} in the network, but the file holds "
                       "another value here")
     for key in plan.unexpected:
+        unexpected.append(origin[key])
         if origin[key] in by_rename:  # the report also says where it came from
             refuse(f"{key} (file key {origin[key]!r})",
                    "in the file, not in the network", key)
@@ -274,7 +393,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     if strict and problems:
         error = (CheckpointShapeMismatch if any(r.startswith("shape ") for r in problems)
                  else CheckpointError)
-        raise error(name, _refusal(block, problems, plan, len(good),
+        raise error(source, _refusal(block, problems, plan, len(good),
                                    foreign=bool(arrays) and not plan.chosen
                                    and not plan.ambiguous))
     # Every value is read now, before the first write: a file that another
@@ -301,6 +420,66 @@ def load(block: gluon.Block, file, *, strict: bool = True,
             del value, made
     renamed = dict(by_rename)
     renamed.update(plan.renamed)
-    return LoadReport(name, raw.format, loaded, skipped,
+    return LoadReport(name, fmt, loaded, skipped,
                       renamed, sum(s.first == p for p, s in sites.items()),
-                      by_rename, dropped)
+                      by_rename, dropped, missing, unexpected)
+
+
+def load_state_dict(block: gluon.Block, state: Mapping, *, strict: bool = True,
+                    rename: Rename = None) -> LoadReport:
+    """Load ``{path: array}`` into ``block``; all or nothing, like :func:`load`.
+
+    ``state`` maps structural paths to NumPy or MXNet arrays, as
+    :func:`state_dict` gives them (a tied Parameter under any one of its
+    paths).  The checks, ``strict``, ``rename`` and the report are those of
+    :func:`load`, with ``missing_keys`` and ``unexpected_keys`` as PyTorch
+    names them; with ``strict=True`` any problem raises
+    :class:`CheckpointError` and changes nothing.  The values are copied
+    in: the mapping stays the caller's.
+
+    >>> import mxparams as mp
+    >>> from mxnet import init
+    >>> from mxnet.gluon import nn
+    >>> def mlp():
+    ...     net = nn.HybridSequential()
+    ...     net.add(nn.Dense(2, in_units=3), nn.Dense(1, in_units=2))
+    ...     return net
+    >>> net = mlp()
+    >>> net.initialize(init.One())
+    >>> copy = mlp()
+    >>> print(mp.load_state_dict(copy, mp.state_dict(net)))
+    Source  a mapping (load_state_dict)
+    Loaded  4 of 4 parameters
+    >>> float(copy[1].weight.data().sum())
+    2.0
+    >>> state = mp.state_dict(net)
+    >>> state["2.weight"] = state.pop("1.weight")
+    >>> report = mp.load_state_dict(mlp(), state, strict=False)
+    >>> report.missing_keys, report.unexpected_keys
+    (['1.weight'], ['2.weight'])
+    """
+    check_checkpoint_call("load_state_dict", {}, flags={"strict": strict})
+    if not isinstance(state, Mapping):
+        raise TypeError(f"load_state_dict: state must be a mapping {{path: "
+                        f"array}} (mp.state_dict gives one), got "
+                        f"{type(state).__name__}")
+    arrays = {}
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise TypeError(f"load_state_dict: the keys of state are paths "
+                            f"(str), got {type(key).__name__} {key!r}")
+        if not (_compat.is_mx_array(value) or isinstance(value, numpy.ndarray)):
+            raise TypeError(f"load_state_dict: state[{key!r}] must be a NumPy "
+                            f"or MXNet array, got {type(value).__name__}")
+        arrays[key] = value
+    sites = walk(block, "load_state_dict").sites()
+    # Host copies, made before anything is written; an MXNet array's dtype
+    # is then a numpy dtype in every mode.
+    arrays = {key: numpy.ascontiguousarray(_compat.to_numpy(value))
+              for key, value in arrays.items()}
+    return _load_arrays(block, sites, None, STATE_DICT, arrays,
+                        {key: key for key in arrays}, strict, rename)
+
+
+#: How a mapping is named where a file name would be.
+STATE_DICT = "state_dict"
