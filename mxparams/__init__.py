@@ -16,6 +16,8 @@ from ._version import __version__
 from .assign import constant, set_data
 from .checkpoint import (Comparison, Inspection, LoadReport, inspect,
                          inspect_checkpoint, load, save)
+from .distributed import (ReplicaReport, SyncReport, SyncRow, WorkerReport,
+                          WorkerRow, check_replicas, sync_replicas)
 from .errors import (CheckpointError, CheckpointShapeMismatch, NonFiniteError,
                      ParamNotFound, ReplicaMismatch, ShapeMismatch,
                      StructureError)
@@ -24,12 +26,10 @@ from .initialization import Initializer, initialize
 from .lookup import get
 from .params import ParamDict, collect
 from .plot import plot_hist, plot_watch
-from .replicas import ReplicaReport, check_replicas
 from .stats import StatRow, Stats, Watch, WatchRow, stats
 from .summary import Row, Summary, summary
 from .tree import Tree, TreeRow, tree
 from .tying import tie, tied_groups
-from .workers import SyncReport, SyncRow, WorkerReport, WorkerRow, sync_replicas
 
 
 # ``inspect``, the 0.1 name of inspect_checkpoint, is still importable but

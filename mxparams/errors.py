@@ -107,7 +107,7 @@ class ReplicaMismatch(ValueError):
     ``check_replicas(..., raise_error=True)``.
 
     The message names every differing path with its devices; ``report``
-    holds the full :class:`~mxparams.replicas.ReplicaReport`.
+    holds the full :class:`~mxparams.distributed.ReplicaReport`.
 
     >>> raise ReplicaMismatch("copies differ in 1 array: 'bias' (data): cpu(0) vs cpu(1)")
     Traceback (most recent call last):

@@ -19,7 +19,7 @@ import pytest
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import workers as W
+from mxparams.distributed import workers as W
 from mxparams._table import fmt_float
 
 import cluster

@@ -39,10 +39,10 @@ import mxnet as mx
 import numpy
 from mxnet import gluon
 
-from . import _arrays, _compat
-from ._table import Column, Table, Tabular, fmt_float, fmt_int, fmt_shape
-from .errors import ReplicaMismatch, ShapeMismatch
-from .params import Select, elements as _count
+from .. import _arrays, _compat
+from .._table import Column, Table, Tabular, fmt_float, fmt_int, fmt_shape
+from ..errors import ReplicaMismatch, ShapeMismatch
+from ..params import Select, elements as _count
 
 # --- keys ------------------------------------------------------------------
 

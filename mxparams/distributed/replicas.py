@@ -6,10 +6,10 @@ from typing import NamedTuple
 import mxnet as mx
 from mxnet import gluon
 
-from . import _arrays, _compat
-from ._table import Column, Table, Tabular, fmt_float, fmt_int
-from .errors import ReplicaMismatch
-from .params import Select, check_flag
+from .. import _arrays, _compat
+from .._table import Column, Table, Tabular, fmt_float, fmt_int
+from ..errors import ReplicaMismatch
+from ..params import Select, check_flag
 from .workers import WorkerReport, check_workers
 
 
