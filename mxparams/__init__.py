@@ -18,9 +18,10 @@ from .checkpoint import (Comparison, Inspection, LoadReport, inspect,
                          inspect_checkpoint, load, save)
 from .distributed import (ReplicaReport, SyncReport, SyncRow, WorkerReport,
                           WorkerRow, check_replicas, sync_replicas)
-from .errors import (CheckpointError, CheckpointShapeMismatch, NonFiniteError,
-                     ParamNotFound, ReplicaMismatch, ShapeMismatch,
-                     StructureError)
+from .errors import (CheckpointError, CheckpointNotFound,
+                     CheckpointShapeMismatch, DTypeMismatch, Mismatch,
+                     MxparamsError, NonFiniteError, ParamNotFound,
+                     ReplicaMismatch, ShapeMismatch, StructureError)
 from .finite import FiniteReport, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
@@ -36,12 +37,16 @@ from .tying import tie, tied_groups
 # not in __all__: a star import would shadow the standard module.
 __all__ = [
     "CheckpointError",
+    "CheckpointNotFound",
     "CheckpointShapeMismatch",
     "Comparison",
+    "DTypeMismatch",
     "FiniteReport",
     "Initializer",
     "Inspection",
     "LoadReport",
+    "Mismatch",
+    "MxparamsError",
     "NonFiniteError",
     "ParamDict",
     "ParamNotFound",
