@@ -8,6 +8,7 @@ function and the argument, before anything is read or changed, instead
 of a raw error from deep inside (or a value accepted now that breaks the
 next call).
 """
+import inspect
 import os
 
 import mxnet as mx
@@ -180,3 +181,14 @@ def test_a_refused_step_records_nothing_and_the_next_record_works(slots, mode):
     assert [r.step for r in watch.rows if r.path == "0.weight"] == [0, 1, 7]
     assert type(watch.rows[-1].step) is int
     assert watch.series("0.weight", "norm")[0] == [0, 1, 7]
+
+
+
+@pytest.mark.parametrize("cls", [mp.Summary, mp.Tree, mp.Stats, mp.Watch])
+def test_class_options_are_keywords_only_like_the_functions(slots, cls):
+    # Summary(net, ".*bias") read the pattern as select, Tree(net, 2) the
+    # depth; like summary() and tree(), every option is a keyword.
+    with pytest.raises(TypeError, match="positional argument"):
+        cls(slots[NET], None)
+    params = inspect.signature(cls).parameters.values()
+    assert [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD] == ["block"]
