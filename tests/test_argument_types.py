@@ -132,8 +132,15 @@ CASES = [
      "Watch.series: field must be a str (a statistic such as 'norm'), got list"),
     (series, [WATCH, "weight"], {"kind": 1}, TypeError, "kind",
      "Watch.series: kind must be a str ('data' or 'grad'), got int 1"),
-    (series, [WATCH, 0], {}, mp.ParamNotFound, "path",
-     "parameter paths are strings such as '0.weight', got int 0"),
+    (series, [WATCH, 0], {}, TypeError, "path",
+     "Watch.series: path must be a str (a structural path such as "
+     "'0.weight'), got int 0"),
+    (mp.get, [NET, 3], {}, TypeError, "path",
+     "mp.get: path must be a str, a structural path such as '0.weight', got "
+     "int 3"),
+    (mp.get, [NET, None], {}, TypeError, "path",
+     "mp.get: path must be a str, a structural path such as '0.weight', got "
+     "NoneType None"),
     (mp.plot_watch, [WATCH], {"field": 2}, TypeError, "field",
      "plot_watch: field must be a str (a statistic such as 'norm'), got int 2"),
     (mp.constant, [NET, 5, numpy.ones(2)], {}, TypeError, "name",
