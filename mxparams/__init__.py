@@ -16,13 +16,13 @@ from ._version import __version__
 from .assign import constant, set_data
 from .checkpoint import (Comparison, Inspection, LoadReport, inspect,
                          inspect_checkpoint, load, save)
-from .distributed import (ReplicaReport, SyncReport, SyncRow, WorkerReport,
-                          WorkerRow, check_replicas, sync_replicas)
+from .distributed import (ReplicaReport, ReplicaRow, SyncReport, SyncRow,
+                          check_replicas, sync_replicas)
 from .errors import (CheckpointError, CheckpointNotFound,
                      CheckpointShapeMismatch, DTypeMismatch, Mismatch,
                      MxparamsError, NonFiniteError, ParamNotFound,
                      ReplicaMismatch, ShapeMismatch, StructureError)
-from .finite import FiniteReport, check_finite
+from .finite import FiniteReport, FiniteRow, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
 from .params import ParamDict, collect
@@ -42,6 +42,7 @@ __all__ = [
     "Comparison",
     "DTypeMismatch",
     "FiniteReport",
+    "FiniteRow",
     "Initializer",
     "Inspection",
     "LoadReport",
@@ -52,6 +53,7 @@ __all__ = [
     "ParamNotFound",
     "ReplicaMismatch",
     "ReplicaReport",
+    "ReplicaRow",
     "Row",
     "ShapeMismatch",
     "StatRow",
@@ -64,8 +66,6 @@ __all__ = [
     "TreeRow",
     "Watch",
     "WatchRow",
-    "WorkerReport",
-    "WorkerRow",
     "check_finite",
     "check_replicas",
     "collect",

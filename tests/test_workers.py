@@ -74,7 +74,9 @@ def test_a_changed_parameter_is_found_by_path_on_every_rank():
     bias = numpy.array(r["bias"], numpy.float32)
     expected = float(numpy.abs(numpy.float64(numpy.float32(0.25))
                                - bias[1:3].astype(numpy.float64)).max())
-    assert r["rows"] == [["2.bias", "data", 1, 0, "values", expected, 2, 4]]
+    assert r["rows"] == [["2.bias", "data", "rank 1", "rank 0", "values",
+                          expected, 2, 4, 1, "ReplicaRow"]]
+    assert r["type"] == "ReplicaReport"  # as without kvstore=
     diff = fmt_float(expected)
     assert r["found"] == (
         "Path    Kind  Workers           Max abs diff  Differing\n"
@@ -246,6 +248,10 @@ def test_one_worker_has_nothing_to_compare():
     report = mp.check_replicas(net, kvstore=kv)
     assert not report and report.workers == 1 and report.keys == ()
     assert str(report) == "Only one worker: nothing to compare (6 arrays)"
+    # One return type whatever kvstore= is.
+    assert type(report) is type(mp.check_replicas(net)) is mp.ReplicaReport
+    assert report.kvstore_type == "local"
+    assert mp.check_replicas(net).kvstore_type is None
     synced = mp.sync_replicas(net, kvstore=kv, select=".*running_")
     assert synced.method == "none" and [r.path for r in synced.rows] == [
         "1.running_mean", "1.running_var"]

@@ -23,12 +23,13 @@ import numpy
 from mxnet import gluon
 
 from .. import _arrays, _compat
-from .._table import Column, Table, Tabular, fmt_float, fmt_int, fmt_shape
+from .._table import Column, Table, Tabular, fmt_int, fmt_shape
 from ..errors import ReplicaMismatch, ShapeMismatch
 from ..params import Select, elements as _count
 from ._kvstore import (CHECK_KEYS, SYNC_KEYS, _Exchange, _from_bits, _from_pieces,
                        _is_sync, _take_keys, _to_bits, _to_pieces, _u,
                        check_kvstore)
+from ._report import ReplicaReport, ReplicaRow
 
 # --- what a worker knows of its own parameters -----------------------------
 
@@ -79,117 +80,6 @@ def _shape_text(dtype: str, shape: list | None) -> str:
             else f"{fmt_shape(tuple(shape))} {dtype}")
 
 
-# --- the report --------------------------------------------------------------
-
-class WorkerRow(NamedTuple):
-    """An array of a worker that differs from rank 0's."""
-    path: str
-    kind: str               # 'data' or 'grad'
-    rank: int               # the differing worker
-    reference: int          # always 0: every worker is compared with rank 0
-    problem: str            # 'values', 'shape' or 'missing'
-    max_abs_diff: float | None   # None when only fingerprints were compared
-    differing: int | None        # elements that differ (None: not measured)
-    elements: int | None         # of rank 0's array
-    shapes: tuple[str, str] | None  # (rank 0's, this rank's) for 'shape'
-
-
-class WorkerReport(Tabular):
-    """What ``check_replicas(block, kvstore=kv)`` found: falsy when every
-    worker's arrays equal rank 0's.
-
-    ``rows`` are :class:`WorkerRow`; ``compared`` counts rank 0's arrays;
-    ``workers`` and ``rank`` are the kvstore's; ``complete`` is False with
-    ``dist_async``, where a worker learns only its own comparison (the
-    rows are then those of ``rank``); ``only_on`` maps a rank to the
-    number of its paths that rank 0 lacks; ``keys`` are the kvstore keys
-    the call used.
-    """
-
-    def __init__(self, rows, compared: int, workers: int, rank: int,
-                 kvstore_type: str, complete: bool, only_on: dict,
-                 measured: bool, keys: tuple = ()):
-        self.rows: tuple[WorkerRow, ...] = tuple(rows)
-        self.compared = compared
-        self.workers = workers
-        self.rank = rank
-        self.kvstore_type = kvstore_type
-        self.complete = complete
-        self.only_on = dict(only_on)
-        self.measured = measured
-        self.keys = tuple(keys)
-
-    def __bool__(self) -> bool:
-        return bool(self.rows or self.only_on)
-
-    def _scope(self) -> str:
-        arrays = f"{self.compared} array{'s' * (self.compared != 1)}"
-        if self.workers == 1:
-            return f"{arrays}, one worker"
-        if not self.complete and self.rank == 0:
-            return (f"{arrays} of rank 0, the reference; with "
-                    f"{self.kvstore_type} each other worker reports its own "
-                    "comparison")
-        if not self.complete:
-            return (f"{arrays} of rank {self.rank} against rank 0; with "
-                    f"{self.kvstore_type} each worker sees only its own")
-        return f"{arrays} on {self.workers} workers against rank 0"
-
-    def table(self) -> Table:
-        """The differing arrays as a :class:`Table`."""
-        columns = [Column("Path"), Column("Kind"), Column("Workers"),
-                   Column("Max abs diff", right=True),
-                   Column("Differing", right=True)]
-        cells = []
-        for r in self.rows:
-            pair = f"rank {r.reference} vs rank {r.rank}"
-            if r.problem == "missing":
-                diff, what = "", f"missing on rank {r.rank}"
-            elif r.problem == "shape":
-                diff, what = "", f"{r.shapes[0]} vs {r.shapes[1]}"
-            elif r.differing is None:
-                diff, what = "?", "differs"
-            else:
-                diff = fmt_float(r.max_abs_diff)
-                what = f"{fmt_int(r.differing)} of {fmt_int(r.elements)}"
-            cells.append([r.path, r.kind, pair, diff, what])
-        footer = [("Compared", self._scope())]
-        footer += [(f"Only on rank {rank}",
-                    f"{n} path{'s' * (n != 1)} that rank 0 does not have")
-                   for rank, n in sorted(self.only_on.items())]
-        if self.workers == 1:
-            note = f"Only one worker: nothing to compare ({self.compared} arrays)"
-        elif self.complete:
-            note = f"All workers equal ({self._scope()})"
-        elif self.rank == 0:
-            note = f"Nothing to compare here ({self._scope()})"
-        else:
-            note = f"Equal to rank 0 ({self._scope()})"
-        return Table(columns, cells, footer, note=note if not self.only_on else "")
-
-    def message(self) -> str:
-        """One paragraph naming every difference, and what to do."""
-        parts = []
-        for r in self.rows:
-            head = f"{r.path!r} ({r.kind}): rank 0 vs rank {r.rank}"
-            if r.problem == "missing":
-                parts.append(f"{head}, missing on rank {r.rank}")
-            elif r.problem == "shape":
-                parts.append(f"{head}, {r.shapes[0]} vs {r.shapes[1]}")
-            elif r.differing is None:
-                parts.append(f"{head}, values differ")
-            else:
-                parts.append(f"{head}, {r.differing:,} of {r.elements:,} elements "
-                             f"differ, max abs difference {fmt_float(r.max_abs_diff)}")
-        parts += [f"rank {rank} has {n} path{'s' * (n != 1)} that rank 0 does not"
-                  for rank, n in sorted(self.only_on.items())]
-        s = "" if len(parts) == 1 else "s"
-        return (f"workers differ in {len(parts)} place{s}: " + "; ".join(parts)
-                + ". The kvstore does not synchronise BatchNorm running "
-                "statistics or parameters left out of the Trainer; "
-                "mp.sync_replicas(block, kvstore=kv, select=...) makes them equal")
-
-
 # --- check ---------------------------------------------------------------------
 
 _CODES = {0: None, 1: "values", 2: "shape", 3: "missing"}
@@ -202,13 +92,14 @@ def _elements(shape: list | None) -> int | None:
 
 
 def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
-                  grads: bool, raise_error: bool, values: bool) -> WorkerReport:
+                  grads: bool, raise_error: bool, values: bool) -> ReplicaReport:
     """``check_replicas(block, kvstore=...)``; see there."""
     kv = check_kvstore(kvstore, "check_replicas")
     mine = _local_entries(block, select, grads, "check_replicas")
     workers, rank = kv.num_workers, kv.rank
     if workers == 1:
-        return WorkerReport((), len(mine), 1, rank, kv.type, True, {}, values)
+        return ReplicaReport((), len(mine), kvstore_type=kv.type, workers=1,
+                             rank=rank, measured=values)
     keys = _take_keys(kv, CHECK_KEYS, "check_replicas")
     ex = _Exchange(kv, keys, "check_replicas")
     sync = _is_sync(kv)
@@ -345,10 +236,11 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
                     e = by_name[(path, kind)]
                     theirs = _shape_text(e.dtype, e.shape)
                 shapes = (_shape_text(dtype, shape), theirs)
-            rows.append(WorkerRow(path, kind, w, 0, problem, diff, count,
-                                  _elements(shape), shapes))
-    report = WorkerReport(rows, n0, workers, rank, kv.type, sync, only_on,
-                          measured, keys)
+            rows.append(ReplicaRow(path, kind, f"rank {w}", "rank 0", diff,
+                                   count, _elements(shape), problem, w, shapes))
+    report = ReplicaReport(rows, n0, kvstore_type=kv.type, workers=workers,
+                           rank=rank, complete=sync, only_on=only_on,
+                           measured=measured, keys=keys)
     if report and raise_error:
         raise ReplicaMismatch(report.message(), report)
     return report
