@@ -53,7 +53,8 @@ def worker(net_name: str, repeat: int) -> None:
     from mxnet.gluon import nn
 
     import mxparams as mp
-    from mxparams import _zoo, workers as W
+    from mxparams import _zoo
+    from mxparams.distributed import workers as W
     from bench_finite import training_setup  # benchmarks/ is sys.path[0]
 
     npx.set_np()

@@ -19,39 +19,46 @@ from .checkpoint import (Comparison, Conversion, FileArray, Inspection,
                          load, load_state_dict, read_metadata, save,
                          state_dict)
 from .checkpoint import inspect as inspect  # the 0.1 name, see below
-from .errors import (CheckpointError, CheckpointShapeMismatch, NonFiniteError,
-                     ParamNotFound, ReplicaMismatch, ShapeMismatch,
-                     StructureError)
-from .finite import FiniteReport, check_finite
+from .distributed import (ReplicaReport, ReplicaRow, SyncReport, SyncRow,
+                          check_replicas, sync_replicas)
+from .errors import (CheckpointError, CheckpointNotFound,
+                     CheckpointShapeMismatch, DTypeMismatch, Mismatch,
+                     MxparamsError, NonFiniteError, ParamNotFound,
+                     ReplicaMismatch, ShapeMismatch, StructureError)
+from .finite import FiniteReport, FiniteRow, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get
 from .params import ParamDict, collect
 from .plot import plot_hist, plot_watch
-from .replicas import ReplicaReport, check_replicas
 from .stats import StatRow, Stats, Watch, WatchRow, stats
 from .summary import Row, Summary, summary
 from .tree import Tree, TreeRow, tree
 from .tying import tie, tied_groups
-from .workers import SyncReport, SyncRow, WorkerReport, WorkerRow, sync_replicas
 
 
 # ``inspect``, the 0.1 name of inspect_checkpoint, is still importable but
 # not in __all__: a star import would shadow the standard module.
 __all__ = [
     "CheckpointError",
+    "CheckpointNotFound",
     "CheckpointShapeMismatch",
     "Comparison",
     "Conversion",
+    "DTypeMismatch",
     "FileArray",
     "FiniteReport",
+    "FiniteRow",
     "Initializer",
     "Inspection",
     "LoadReport",
+    "Mismatch",
+    "MxparamsError",
     "NonFiniteError",
     "ParamDict",
     "ParamNotFound",
     "ReplicaMismatch",
     "ReplicaReport",
+    "ReplicaRow",
     "Row",
     "ShapeMismatch",
     "StatRow",
@@ -64,8 +71,6 @@ __all__ = [
     "TreeRow",
     "Watch",
     "WatchRow",
-    "WorkerReport",
-    "WorkerRow",
     "check_finite",
     "check_replicas",
     "collect",

@@ -1,12 +1,46 @@
-"""Exceptions raised by mxparams, and the hints they carry."""
+"""Exceptions raised by mxparams, and the hints they carry.
+
+Every exception mxparams defines is an :class:`MxparamsError`, and also
+the builtin exception the situation has always raised, so both ``except
+mp.MxparamsError`` and the older ``except KeyError`` / ``ValueError`` /
+``TypeError`` / ``FileNotFoundError`` catch it::
+
+    MxparamsError
+    ├── ParamNotFound              (also KeyError)
+    ├── Mismatch                   (also ValueError)
+    │   ├── ShapeMismatch
+    │   │   └── CheckpointShapeMismatch  (also CheckpointError)
+    │   └── DTypeMismatch          (also TypeError)
+    ├── CheckpointError
+    │   ├── CheckpointShapeMismatch
+    │   └── CheckpointNotFound     (also FileNotFoundError)
+    ├── StructureError             (also ValueError)
+    ├── NonFiniteError             (also ValueError)
+    └── ReplicaMismatch            (also ValueError)
+
+Wrong argument types are plain ``TypeError`` and wrong argument values
+plain ``ValueError``: those are mistakes in the call, not findings about
+the network or the file.
+"""
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 
 from ._table import printable, quoted
 
 
-class ParamNotFound(KeyError):
+class MxparamsError(Exception):
+    """The base of every exception mxparams raises on purpose.
+
+    >>> import mxparams as mp
+    >>> issubclass(mp.ParamNotFound, mp.MxparamsError)
+    True
+    """
+
+
+class ParamNotFound(MxparamsError, KeyError):
     """No parameter under that path (or 1.x name); lists the closest paths.
 
     A ``KeyError``, so ``except KeyError`` keeps working.
@@ -24,7 +58,16 @@ class ParamNotFound(KeyError):
         return printable(str(self.args[0])) if self.args else ""
 
 
-class ShapeMismatch(ValueError):
+class Mismatch(MxparamsError, ValueError):
+    """Two things that must agree do not: the family of :class:`ShapeMismatch`
+    and :class:`DTypeMismatch`; the message gives expected vs got.
+
+    A ``ValueError``.  ``except mp.Mismatch`` catches every shape or dtype
+    disagreement of ``tie``, ``load``, ``sync_replicas`` and the rest.
+    """
+
+
+class ShapeMismatch(Mismatch):
     """Two shapes that must agree do not; the message gives expected vs got.
 
     >>> raise ShapeMismatch("'0.weight': expected shape (256, 20), got (20, 256)")
@@ -34,7 +77,21 @@ class ShapeMismatch(ValueError):
     """
 
 
-class CheckpointError(Exception):
+class DTypeMismatch(Mismatch, TypeError):
+    """Two dtypes that must agree do not; the message gives both.
+
+    Raised by ``tie`` for blocks whose parameters differ in dtype.  Both a
+    :class:`Mismatch` (with :class:`ShapeMismatch`) and, as before, a
+    ``TypeError``.
+
+    >>> raise DTypeMismatch("cannot tie: dtypes differ at 'weight': float32 in Dense, float16 in Dense")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.DTypeMismatch: cannot tie: dtypes differ at 'weight': float32 in Dense, float16 in Dense
+    """
+
+
+class CheckpointError(MxparamsError):
     """A checkpoint file cannot be read, or cannot be loaded into a block.
 
     ``file`` is the file and ``reason`` says what is wrong with it; the
@@ -68,7 +125,38 @@ class CheckpointShapeMismatch(CheckpointError, ShapeMismatch):
     """
 
 
-class StructureError(ValueError):
+class CheckpointNotFound(CheckpointError, FileNotFoundError):
+    """The checkpoint file does not exist.
+
+    ``CheckpointNotFound(file, reason="the file does not exist")``.  Both a
+    :class:`CheckpointError` (``file``, ``reason``, the message) and a
+    ``FileNotFoundError`` whose ``errno`` is ``errno.ENOENT``, ``strerror``
+    the system's text for it and ``filename`` the file, so ``except
+    FileNotFoundError`` and ``except OSError`` catch it as they catch
+    ``open``'s.
+
+    >>> e = CheckpointNotFound("model.params")
+    >>> isinstance(e, FileNotFoundError), e.filename, e.errno == errno.ENOENT
+    (True, 'model.params', True)
+    >>> raise e
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.CheckpointNotFound: checkpoint 'model.params': the file does not exist
+    """
+
+    def __init__(self, file: object, reason: str = "the file does not exist"):
+        # OSError.__new__ has already read (file, reason) as (errno,
+        # strerror); set the attributes as a FileNotFoundError has them.
+        super().__init__(file, reason)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = self.file
+
+    def __reduce__(self):
+        return type(self), (self.file, self.reason)
+
+
+class StructureError(MxparamsError, ValueError):
     """A network whose parameters have no unique structural paths.
 
     Raised by every function that walks a network (``collect``, ``tree``,
@@ -85,7 +173,7 @@ class StructureError(ValueError):
     """
 
 
-class NonFiniteError(ValueError):
+class NonFiniteError(MxparamsError, ValueError):
     """Parameters or gradients hold NaN or Inf; raised by ``check_finite``.
 
     The message names every path with its NaN and Inf counts; ``report``
@@ -102,12 +190,12 @@ class NonFiniteError(ValueError):
         self.report = report
 
 
-class ReplicaMismatch(ValueError):
+class ReplicaMismatch(MxparamsError, ValueError):
     """Copies of a parameter that should be equal differ; raised by
     ``check_replicas(..., raise_error=True)``.
 
     The message names every differing path with its devices; ``report``
-    holds the full :class:`~mxparams.replicas.ReplicaReport`.
+    holds the full :class:`~mxparams.distributed.ReplicaReport`.
 
     >>> raise ReplicaMismatch("copies differ in 1 array: 'bias' (data): cpu(0) vs cpu(1)")
     Traceback (most recent call last):

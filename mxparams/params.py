@@ -234,6 +234,10 @@ class ParamDict(Mapping):
         self._pool = walk.params if pool is None else pool
 
     def __getitem__(self, path: str) -> gluon.Parameter:
+        # A key that is not a str is a KeyError (ParamNotFound), not the
+        # TypeError mp.get raises: a Mapping answers every missing key
+        # with KeyError, and Mapping.get, `in` and dict(params) rely on
+        # that.  The message still says paths are strings.
         try:
             return self._params[path]
         except (KeyError, TypeError):

@@ -217,6 +217,7 @@ class Watch(Tabular):
         ``field`` is one of mean, std, min, max, norm, zeros, nan, inf;
         ``kind`` is 'data' or 'grad'.
         """
+        check_str(path, "path", "Watch.series", "a structural path such as '0.weight'")
         check_str(field, "field", "Watch.series", "a statistic such as 'norm'")
         check_str(kind, "kind", "Watch.series", "'data' or 'grad'")
         if field not in STAT_FIELDS:
@@ -230,9 +231,6 @@ class Watch(Tabular):
         return [r.step for r in picked], [getattr(r, field) for r in picked]
 
     def _missing(self, path: str, kind: str) -> str:
-        if not isinstance(path, str):  # as mp.get and ParamDict say it
-            return (f"parameter paths are strings such as '0.weight', got "
-                    f"{type(path).__name__} {path!r}")
         if not self.rows:
             return "nothing recorded yet: call watch.record(step) first"
         paths = list(dict.fromkeys(r.path for r in self.rows))

@@ -122,7 +122,7 @@ class Summary(Tabular):
     while any shape is still unknown (deferred initialization).
     """
 
-    def __init__(self, block: gluon.Block, select: Select = None,
+    def __init__(self, block: gluon.Block, *, select: Select = None,
                  depth: int | None = None):
         found = walk(block, "summary")
         check_depth(depth, "summary")

@@ -32,7 +32,7 @@ class Tree(Tabular):
     while any shape below is unknown.
     """
 
-    def __init__(self, block: gluon.Block, depth: int | None = None,
+    def __init__(self, block: gluon.Block, *, depth: int | None = None,
                  params: bool = False):
         found = walk(block, "tree")
         check_depth(depth, "tree")

@@ -13,7 +13,7 @@ from mxnet import gluon
 
 from . import _compat
 from ._table import fmt_shape
-from .errors import ShapeMismatch, examples
+from .errors import DTypeMismatch, ShapeMismatch, examples
 from .params import shapes_agree, walk
 
 
@@ -30,7 +30,9 @@ def tie(dst: gluon.Block, src: gluon.Block, *,
     data is ``src``'s and the gradients of both uses add up.  Everything is
     checked before anything changes: the blocks must have paths in common,
     with equal dtypes and shapes that agree where known (a dimension still
-    unknown before the first forward pass agrees with anything).
+    unknown before the first forward pass agrees with anything): shapes
+    that differ raise :class:`mp.ShapeMismatch`, dtypes that differ
+    :class:`mp.DTypeMismatch`, both :class:`mp.Mismatch` errors.
 
     Returning ``dst`` gives a version-stable form of the 1.x idiom
     ``nn.Dense(8, params=shared.params)``:
@@ -80,7 +82,7 @@ def tie(dst: gluon.Block, src: gluon.Block, *,
             "cannot tie: shapes differ at " + "; ".join(shapes)
             + ". Nothing was changed")
     if dtypes:
-        raise TypeError("cannot tie: dtypes differ at " + "; ".join(dtypes)
+        raise DTypeMismatch("cannot tie: dtypes differ at " + "; ".join(dtypes)
                         + ". Cast one block first (block.cast(dtype)); "
                         "nothing was changed")
 

@@ -94,7 +94,11 @@ def changed(kv):
         except RuntimeError as err:
             lost.append(str(err))
     kept = other[1].running_mean.data().asnumpy().tolist() == before
-    return {"found": str(found), "rows": [list(r)[:8] for r in found.rows],
+    return {"found": str(found), "rows": [[r.path, r.kind, r.device, r.reference, r.problem,
+                                       r.max_abs_diff, r.differing, r.elements,
+                                       r.rank, type(r).__name__]
+                                      for r in found.rows],
+            "type": type(found).__name__,
             "lost": lost, "kept": kept,
             "bias": net[2].bias.data().asnumpy().tolist(),
             "fingerprints": str(fingerprints), "raised": raised,

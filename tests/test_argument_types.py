@@ -8,6 +8,7 @@ function and the argument, before anything is read or changed, instead
 of a raw error from deep inside (or a value accepted now that breaks the
 next call).
 """
+import inspect
 import os
 
 import mxnet as mx
@@ -131,8 +132,15 @@ CASES = [
      "Watch.series: field must be a str (a statistic such as 'norm'), got list"),
     (series, [WATCH, "weight"], {"kind": 1}, TypeError, "kind",
      "Watch.series: kind must be a str ('data' or 'grad'), got int 1"),
-    (series, [WATCH, 0], {}, mp.ParamNotFound, "path",
-     "parameter paths are strings such as '0.weight', got int 0"),
+    (series, [WATCH, 0], {}, TypeError, "path",
+     "Watch.series: path must be a str (a structural path such as "
+     "'0.weight'), got int 0"),
+    (mp.get, [NET, 3], {}, TypeError, "path",
+     "mp.get: path must be a str, a structural path such as '0.weight', got "
+     "int 3"),
+    (mp.get, [NET, None], {}, TypeError, "path",
+     "mp.get: path must be a str, a structural path such as '0.weight', got "
+     "NoneType None"),
     (mp.plot_watch, [WATCH], {"field": 2}, TypeError, "field",
      "plot_watch: field must be a str (a statistic such as 'norm'), got int 2"),
     (mp.constant, [NET, 5, numpy.ones(2)], {}, TypeError, "name",
@@ -180,3 +188,14 @@ def test_a_refused_step_records_nothing_and_the_next_record_works(slots, mode):
     assert [r.step for r in watch.rows if r.path == "0.weight"] == [0, 1, 7]
     assert type(watch.rows[-1].step) is int
     assert watch.series("0.weight", "norm")[0] == [0, 1, 7]
+
+
+
+@pytest.mark.parametrize("cls", [mp.Summary, mp.Tree, mp.Stats, mp.Watch])
+def test_class_options_are_keywords_only_like_the_functions(slots, cls):
+    # Summary(net, ".*bias") read the pattern as select, Tree(net, 2) the
+    # depth; like summary() and tree(), every option is a keyword.
+    with pytest.raises(TypeError, match="positional argument"):
+        cls(slots[NET], None)
+    params = inspect.signature(cls).parameters.values()
+    assert [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD] == ["block"]

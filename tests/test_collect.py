@@ -169,10 +169,14 @@ def test_not_found_without_close_matches_lists_some_paths():
 
 
 def test_paths_must_be_strings():
-    with pytest.raises(mp.ParamNotFound, match="paths are strings.*got int 0"):
+    # A function's argument of the wrong type is a TypeError ...
+    with pytest.raises(TypeError, match="mp.get: path must be a str.*got int 0"):
         mp.get(chapter_mlp(), 0)
+    # ... but a Mapping answers every missing key with KeyError.
+    params = mp.collect(chapter_mlp())
     with pytest.raises(mp.ParamNotFound, match="paths are strings"):
-        mp.collect(chapter_mlp())[0]
+        params[0]
+    assert params.get(0) is None and 0 not in params
 
 
 def test_paramdict_lookup_suggests_paths():

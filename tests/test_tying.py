@@ -179,8 +179,12 @@ def test_errors_change_nothing():
     wide = nn.Dense(3, in_units=2)
     wide.initialize()
     wide.cast("float16")
-    tie_fails(wide, nn.Dense(3, in_units=2), TypeError,
+    tie_fails(wide, nn.Dense(3, in_units=2), mp.DTypeMismatch,
               r"dtypes differ at 'weight': float32 in Dense, float16 in Dense")
+    # One family with shape mismatches, and still the TypeError it was.
+    assert issubclass(mp.DTypeMismatch, mp.Mismatch)
+    assert issubclass(mp.ShapeMismatch, mp.Mismatch)
+    assert issubclass(mp.DTypeMismatch, TypeError)
     with pytest.raises(TypeError, match="expects a Gluon Block"):
         mp.tie(nn.Dense(3).weight, nn.Dense(3))
 

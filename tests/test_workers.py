@@ -19,7 +19,7 @@ import pytest
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import workers as W
+from mxparams.distributed import _kvstore as K, workers as W
 from mxparams._table import fmt_float
 
 import cluster
@@ -56,7 +56,7 @@ def test_identical_workers_give_a_clean_report_on_every_rank():
         "Set    8 parameters, 116 elements, on 2 workers\n"
         "Value  the mean of 2 workers (the servers sum pushes: they run no optimizer)")
     # A constant number of fresh keys per call, one after the other.
-    first = W.KEY_FIRST
+    first = K.KEY_FIRST
     assert r["keys"] == [list(range(first, first + 5)),
                          list(range(first + 5, first + 10)),
                          list(range(first + 10, first + 13))]
@@ -74,7 +74,9 @@ def test_a_changed_parameter_is_found_by_path_on_every_rank():
     bias = numpy.array(r["bias"], numpy.float32)
     expected = float(numpy.abs(numpy.float64(numpy.float32(0.25))
                                - bias[1:3].astype(numpy.float64)).max())
-    assert r["rows"] == [["2.bias", "data", 1, 0, "values", expected, 2, 4]]
+    assert r["rows"] == [["2.bias", "data", "rank 1", "rank 0", "values",
+                          expected, 2, 4, 1, "ReplicaRow"]]
+    assert r["type"] == "ReplicaReport"  # as without kvstore=
     diff = fmt_float(expected)
     assert r["found"] == (
         "Path    Kind  Workers           Max abs diff  Differing\n"
@@ -246,6 +248,10 @@ def test_one_worker_has_nothing_to_compare():
     report = mp.check_replicas(net, kvstore=kv)
     assert not report and report.workers == 1 and report.keys == ()
     assert str(report) == "Only one worker: nothing to compare (6 arrays)"
+    # One return type whatever kvstore= is.
+    assert type(report) is type(mp.check_replicas(net)) is mp.ReplicaReport
+    assert report.kvstore_type == "local"
+    assert mp.check_replicas(net).kvstore_type is None
     synced = mp.sync_replicas(net, kvstore=kv, select=".*running_")
     assert synced.method == "none" and [r.path for r in synced.rows] == [
         "1.running_mean", "1.running_var"]
@@ -274,22 +280,22 @@ def test_wrong_arguments_are_refused_before_any_exchange():
 
 def test_keys_are_fresh_per_call_and_run_out_clearly(monkeypatch):
     kv = mx.kv.create("local")
-    assert W._take_keys(kv, 5, "check_replicas") == list(range(W.KEY_FIRST, W.KEY_FIRST + 5))
-    assert W._take_keys(kv, 3, "sync_replicas")[0] == W.KEY_FIRST + 5
+    assert K._take_keys(kv, 5, "check_replicas") == list(range(K.KEY_FIRST, K.KEY_FIRST + 5))
+    assert K._take_keys(kv, 3, "sync_replicas")[0] == K.KEY_FIRST + 5
     other = mx.kv.create("local")  # each kvstore object counts on its own
-    assert W._take_keys(other, 1, "check_replicas") == [W.KEY_FIRST]
-    monkeypatch.setitem(W._next_key, kv, W.KEY_END - 4)
+    assert K._take_keys(other, 1, "check_replicas") == [K.KEY_FIRST]
+    monkeypatch.setitem(K._next_key, kv, K.KEY_END - 4)
     with pytest.raises(RuntimeError, match="no fresh keys left"):
-        W._take_keys(kv, 5, "check_replicas")
+        K._take_keys(kv, 5, "check_replicas")
     # ps-lite picks a small key's server with key * 9973 in a C int.
-    assert (W.KEY_END - 1) * 9973 < 2 ** 31
+    assert (K.KEY_END - 1) * 9973 < 2 ** 31
 
 
 def test_encodings_round_trip_exactly():
     raw = bytes(range(256)) + b"\xff"
-    assert W._from_pieces(W._to_pieces(raw), len(raw)) == raw
-    assert W._to_pieces(raw).dtype == numpy.float32
-    assert W._from_bits(W._to_bits(raw)) == raw
+    assert K._from_pieces(K._to_pieces(raw), len(raw)) == raw
+    assert K._to_pieces(raw).dtype == numpy.float32
+    assert K._from_bits(K._to_bits(raw)) == raw
 
 
 def test_fingerprints_see_every_bit_and_equal_values_alike():

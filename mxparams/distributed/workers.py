@@ -6,32 +6,15 @@ exchange what they need through MXNet's own kvstore, the object a
 few fresh int keys per call, and nothing else (no other connection, no
 copy of the parameters gathered in one place).
 
-Two channels, both measured on MXNet 1.9.1 and 2.0.0b1 (docs/workers.md):
-
-* **broadcast**: ``init`` of a fresh key stores rank 0's value as it is
-  (the other ranks' values are ignored) and is a barrier of all workers,
-  in ``dist_sync`` and ``dist_async``; every rank then pulls it.  The
-  servers' optimizer is not involved, so this is exact.
-* **flags**: every rank pushes a zero vector with ones in its own slots
-  to a fresh key initialised to zero and pulls the result.  Without an
-  optimizer on the servers it is the exact sum; with one (a Trainer with
-  ``update_on_kvstore``) it is one optimizer step from a zero weight,
-  which is nonzero exactly where some rank pushed a one for most
-  optimizers (measured: SGD, NAG, Adam, RMSProp, AdaGrad, AdaDelta,
-  Signum, LAMB, Nadam, FTML, DCASGD, LARS, FTRL).  Only which slots are
-  nonzero is read, so it carries bits, exactly, through either.  Each
-  push carries a one per rank and a zero that must come back so; when
-  they do not (a learning rate of 0, SGLD, Adamax on 1.9.1), every rank
-  raises the same ``RuntimeError``.  ``dist_sync`` only: in
-  ``dist_async`` a push reaches a server that has no optimizer yet as a
-  fatal error of the server.
+The protocol (the fresh keys, the two channels and the encoding of
+bytes as float32 values) is in ``_kvstore``; this module decides what
+to exchange and builds the reports.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import weakref
 import zlib
 from typing import NamedTuple
 
@@ -39,163 +22,14 @@ import mxnet as mx
 import numpy
 from mxnet import gluon
 
-from . import _arrays, _compat
-from ._table import Column, Table, Tabular, fmt_float, fmt_int, fmt_shape
-from .errors import ReplicaMismatch, ShapeMismatch
-from .params import Select, elements as _count
-
-# --- keys ------------------------------------------------------------------
-
-#: The int keys mxparams uses: KEY_FIRST, KEY_FIRST + 1, ... up to KEY_END.
-#: A Trainer uses 0 .. n-1 for its n parameters (on both versions); keys
-#: are ints because a kvstore refuses mixed key types.  ps-lite places a
-#: small array's key on server ``(key * 9973) % num_servers`` computed in a
-#: C int, so a key must stay below 2**31 / 9973 (215,326) with several
-#: servers.
-KEY_FIRST = 120_000
-KEY_END = 215_000
-#: Fresh keys per call; each stays on the servers afterwards.
-CHECK_KEYS = 5
-SYNC_KEYS = 3
-_FORMAT = 1  # bumped when the layout of the exchange changes
-
-_next_key: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _take_keys(kv, count: int, func: str) -> list[int]:
-    first = _next_key.get(kv, KEY_FIRST)
-    if first + count > KEY_END:
-        raise RuntimeError(
-            f"mp.{func}: this kvstore has no fresh keys left: mxparams uses "
-            f"{CHECK_KEYS} keys per check_replicas and {SYNC_KEYS} per "
-            f"sync_replicas call, between {KEY_FIRST:,} and {KEY_END:,} "
-            f"(about {(KEY_END - KEY_FIRST) // CHECK_KEYS:,} checks per "
-            "kvstore); call it less often, e.g. every few hundred steps")
-    _next_key[kv] = first + count
-    return list(range(first, first + count))
-
-
-def check_kvstore(kvstore: object, func: str):
-    """``kvstore`` is an MXNet KVStore object of a kind this module serves."""
-    if isinstance(kvstore, str):
-        raise TypeError(
-            f"mp.{func}: kvstore must be the KVStore object the workers "
-            f"train through, not the string {kvstore!r}: create it with "
-            f"kv = mx.kv.create({kvstore!r}), pass kvstore=kv to "
-            "gluon.Trainer and to this call")
-    if not isinstance(kvstore, mx.kv.KVStore):
-        raise TypeError(
-            f"mp.{func}: kvstore must be an MXNet KVStore (mx.kv.create("
-            f"'dist_sync')), got {type(kvstore).__name__}")
-    kind = kvstore.type
-    if not (kind.startswith("dist") or kind in ("local", "device")):
-        raise ValueError(
-            f"mp.{func}: kvstore type {kind!r} is not supported; use a "
-            "parameter-server kvstore ('dist_sync', 'dist_async', "
-            "'dist_device_sync') or, in one process, 'local' or 'device'")
-    return kvstore
-
-
-def _is_sync(kv) -> bool:
-    return "async" not in kv.type
-
-
-# --- encoding ----------------------------------------------------------------
-
-def _to_pieces(raw: bytes) -> numpy.ndarray:
-    """Bytes as float32 values of 16-bit pieces (exact in float32)."""
-    if len(raw) % 2:
-        raw += b"\0"
-    return numpy.frombuffer(raw, dtype="<u2").astype(numpy.float32)
-
-
-def _from_pieces(values: numpy.ndarray, size: int) -> bytes:
-    return values.astype("<u2").tobytes()[:size]
-
-
-def _to_bits(raw: bytes) -> numpy.ndarray:
-    return numpy.unpackbits(numpy.frombuffer(raw, dtype=numpy.uint8))
-
-
-def _from_bits(bits: numpy.ndarray) -> bytes:
-    return numpy.packbits(bits.astype(numpy.uint8)).tobytes()
-
-
-def _nd(values: numpy.ndarray):
-    """A legacy float32 NDArray (what every kvstore takes, in every mode)."""
-    values = numpy.asarray(values, dtype=numpy.float32)
-    return mx.nd.array(values if values.size else numpy.zeros(1, numpy.float32),
-                       dtype="float32")
-
-
-class _Exchange:
-    """The two channels on a list of fresh keys, used in order."""
-
-    def __init__(self, kv, keys: list[int], func: str):
-        self.kv, self._keys, self.func = kv, iter(keys), func
-        self.rank, self.workers = kv.rank, kv.num_workers
-
-    def broadcast(self, values: numpy.ndarray | None, size: int) -> numpy.ndarray:
-        """Rank 0's ``values`` (float32, ``size`` of them) on every rank."""
-        key = next(self._keys)
-        mine = numpy.zeros(size, numpy.float32)
-        if self.rank == 0 and size:
-            mine[:] = values
-        self.kv.init(key, _nd(mine))
-        out = _nd(numpy.zeros(size, numpy.float32))
-        self.kv.pull(key, out=out)
-        return out.asnumpy()[:size]
-
-    def push_pull(self, vector: numpy.ndarray) -> numpy.ndarray:
-        """Push ``vector`` to a fresh zero key on every rank; what comes back.
-
-        The servers' sum of the pushes when they run no optimizer, else one
-        optimizer step from a zero weight (dist_sync only).
-        """
-        key = next(self._keys)
-        vector = numpy.asarray(vector, numpy.float32)
-        self.kv.init(key, _nd(numpy.zeros_like(vector)))
-        self.kv.push(key, _nd(vector))
-        out = _nd(numpy.zeros_like(vector))
-        self.kv.pull(key, out=out)
-        return out.asnumpy()[:vector.size]
-
-    def flags(self, vector: numpy.ndarray) -> tuple[numpy.ndarray, bool]:
-        """``push_pull`` of ``vector`` (each rank writes its own slots),
-        checked: what came back for ``vector``, and whether the servers
-        summed.
-
-        ``workers + 1`` slots are appended: rank r pushes a one in slot r,
-        nobody in the last.  Every worker pulls the same values, so every
-        worker sees alike whether each one came back nonzero and the zero
-        stayed zero, as the flags need, and all raise a ``RuntimeError``
-        together if not.
-        """
-        n, w = vector.size, self.workers
-        full = numpy.zeros(n + w + 1, numpy.float32)
-        full[:n] = vector
-        full[n + self.rank] = 1
-        got = self.push_pull(full)
-        ones, zero = got[n:n + w], got[n + w]
-        if not (numpy.isfinite(ones).all() and (ones != 0).all() and zero == 0):
-            raise RuntimeError(
-                f"mp.{self.func}: the kvstore's servers run an optimizer that "
-                f"does not carry flags: a pushed 1 came back as "
-                f"{fmt_float(float(ones[0]))}, a 0 as {fmt_float(float(zero))} "
-                "(a learning rate of 0, SGLD's noise, Adamax's 0/0, FTRL's "
-                "threshold do that). Call it before the Trainer's first step, "
-                "train with gluon.Trainer(..., update_on_kvstore=False), or "
-                "use an optimizer listed in docs/workers.md (SGD, Adam, ...)")
-        return got[:n], bool((ones == 1).all())
-
-    def bits(self, vector: numpy.ndarray) -> numpy.ndarray:
-        """The slots some rank set to 1, through sum or optimizer alike."""
-        return self.flags(vector)[0] != 0
-
-    def skip(self) -> None:
-        """Leave a key unused (every rank skips it alike)."""
-        next(self._keys)
-
+from .. import _arrays, _compat
+from .._table import Column, Table, Tabular, fmt_int, fmt_shape
+from ..errors import ReplicaMismatch, ShapeMismatch
+from ..params import Select, elements as _count
+from ._kvstore import (CHECK_KEYS, SYNC_KEYS, _Exchange, _from_bits, _from_pieces,
+                       _is_sync, _take_keys, _to_bits, _to_pieces, _u,
+                       check_kvstore)
+from ._report import ReplicaReport, ReplicaRow
 
 # --- what a worker knows of its own parameters -----------------------------
 
@@ -246,117 +80,6 @@ def _shape_text(dtype: str, shape: list | None) -> str:
             else f"{fmt_shape(tuple(shape))} {dtype}")
 
 
-# --- the report --------------------------------------------------------------
-
-class WorkerRow(NamedTuple):
-    """An array of a worker that differs from rank 0's."""
-    path: str
-    kind: str               # 'data' or 'grad'
-    rank: int               # the differing worker
-    reference: int          # always 0: every worker is compared with rank 0
-    problem: str            # 'values', 'shape' or 'missing'
-    max_abs_diff: float | None   # None when only fingerprints were compared
-    differing: int | None        # elements that differ (None: not measured)
-    elements: int | None         # of rank 0's array
-    shapes: tuple[str, str] | None  # (rank 0's, this rank's) for 'shape'
-
-
-class WorkerReport(Tabular):
-    """What ``check_replicas(block, kvstore=kv)`` found: falsy when every
-    worker's arrays equal rank 0's.
-
-    ``rows`` are :class:`WorkerRow`; ``compared`` counts rank 0's arrays;
-    ``workers`` and ``rank`` are the kvstore's; ``complete`` is False with
-    ``dist_async``, where a worker learns only its own comparison (the
-    rows are then those of ``rank``); ``only_on`` maps a rank to the
-    number of its paths that rank 0 lacks; ``keys`` are the kvstore keys
-    the call used.
-    """
-
-    def __init__(self, rows, compared: int, workers: int, rank: int,
-                 kvstore_type: str, complete: bool, only_on: dict,
-                 measured: bool, keys: tuple = ()):
-        self.rows: tuple[WorkerRow, ...] = tuple(rows)
-        self.compared = compared
-        self.workers = workers
-        self.rank = rank
-        self.kvstore_type = kvstore_type
-        self.complete = complete
-        self.only_on = dict(only_on)
-        self.measured = measured
-        self.keys = tuple(keys)
-
-    def __bool__(self) -> bool:
-        return bool(self.rows or self.only_on)
-
-    def _scope(self) -> str:
-        arrays = f"{self.compared} array{'s' * (self.compared != 1)}"
-        if self.workers == 1:
-            return f"{arrays}, one worker"
-        if not self.complete and self.rank == 0:
-            return (f"{arrays} of rank 0, the reference; with "
-                    f"{self.kvstore_type} each other worker reports its own "
-                    "comparison")
-        if not self.complete:
-            return (f"{arrays} of rank {self.rank} against rank 0; with "
-                    f"{self.kvstore_type} each worker sees only its own")
-        return f"{arrays} on {self.workers} workers against rank 0"
-
-    def table(self) -> Table:
-        """The differing arrays as a :class:`Table`."""
-        columns = [Column("Path"), Column("Kind"), Column("Workers"),
-                   Column("Max abs diff", right=True),
-                   Column("Differing", right=True)]
-        cells = []
-        for r in self.rows:
-            pair = f"rank {r.reference} vs rank {r.rank}"
-            if r.problem == "missing":
-                diff, what = "", f"missing on rank {r.rank}"
-            elif r.problem == "shape":
-                diff, what = "", f"{r.shapes[0]} vs {r.shapes[1]}"
-            elif r.differing is None:
-                diff, what = "?", "differs"
-            else:
-                diff = fmt_float(r.max_abs_diff)
-                what = f"{fmt_int(r.differing)} of {fmt_int(r.elements)}"
-            cells.append([r.path, r.kind, pair, diff, what])
-        footer = [("Compared", self._scope())]
-        footer += [(f"Only on rank {rank}",
-                    f"{n} path{'s' * (n != 1)} that rank 0 does not have")
-                   for rank, n in sorted(self.only_on.items())]
-        if self.workers == 1:
-            note = f"Only one worker: nothing to compare ({self.compared} arrays)"
-        elif self.complete:
-            note = f"All workers equal ({self._scope()})"
-        elif self.rank == 0:
-            note = f"Nothing to compare here ({self._scope()})"
-        else:
-            note = f"Equal to rank 0 ({self._scope()})"
-        return Table(columns, cells, footer, note=note if not self.only_on else "")
-
-    def message(self) -> str:
-        """One paragraph naming every difference, and what to do."""
-        parts = []
-        for r in self.rows:
-            head = f"{r.path!r} ({r.kind}): rank 0 vs rank {r.rank}"
-            if r.problem == "missing":
-                parts.append(f"{head}, missing on rank {r.rank}")
-            elif r.problem == "shape":
-                parts.append(f"{head}, {r.shapes[0]} vs {r.shapes[1]}")
-            elif r.differing is None:
-                parts.append(f"{head}, values differ")
-            else:
-                parts.append(f"{head}, {r.differing:,} of {r.elements:,} elements "
-                             f"differ, max abs difference {fmt_float(r.max_abs_diff)}")
-        parts += [f"rank {rank} has {n} path{'s' * (n != 1)} that rank 0 does not"
-                  for rank, n in sorted(self.only_on.items())]
-        s = "" if len(parts) == 1 else "s"
-        return (f"workers differ in {len(parts)} place{s}: " + "; ".join(parts)
-                + ". The kvstore does not synchronise BatchNorm running "
-                "statistics or parameters left out of the Trainer; "
-                "mp.sync_replicas(block, kvstore=kv, select=...) makes them equal")
-
-
 # --- check ---------------------------------------------------------------------
 
 _CODES = {0: None, 1: "values", 2: "shape", 3: "missing"}
@@ -364,22 +87,19 @@ _NUMBERS = 16      # bytes per measured difference: max abs diff (f8), count (u8
 _SHAPE_BYTES = 40  # bytes per differing shape, as text
 
 
-def _u(raw: bytes) -> int:
-    return int.from_bytes(raw, "little")
-
-
 def _elements(shape: list | None) -> int | None:
     return None if shape is None else math.prod(shape)
 
 
 def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
-                  grads: bool, raise_error: bool, values: bool) -> WorkerReport:
+                  grads: bool, raise_error: bool, values: bool) -> ReplicaReport:
     """``check_replicas(block, kvstore=...)``; see there."""
     kv = check_kvstore(kvstore, "check_replicas")
     mine = _local_entries(block, select, grads, "check_replicas")
     workers, rank = kv.num_workers, kv.rank
     if workers == 1:
-        return WorkerReport((), len(mine), 1, rank, kv.type, True, {}, values)
+        return ReplicaReport((), len(mine), kvstore_type=kv.type, workers=1,
+                             rank=rank, measured=values)
     keys = _take_keys(kv, CHECK_KEYS, "check_replicas")
     ex = _Exchange(kv, keys, "check_replicas")
     sync = _is_sync(kv)
@@ -516,10 +236,11 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
                     e = by_name[(path, kind)]
                     theirs = _shape_text(e.dtype, e.shape)
                 shapes = (_shape_text(dtype, shape), theirs)
-            rows.append(WorkerRow(path, kind, w, 0, problem, diff, count,
-                                  _elements(shape), shapes))
-    report = WorkerReport(rows, n0, workers, rank, kv.type, sync, only_on,
-                          measured, keys)
+            rows.append(ReplicaRow(path, kind, f"rank {w}", "rank 0", diff,
+                                   count, _elements(shape), problem, w, shapes))
+    report = ReplicaReport(rows, n0, kvstore_type=kv.type, workers=workers,
+                           rank=rank, complete=sync, only_on=only_on,
+                           measured=measured, keys=keys)
     if report and raise_error:
         raise ReplicaMismatch(report.message(), report)
     return report

@@ -1,84 +1,29 @@
 """Copies of a parameter on several devices that should be equal: ``check_replicas``."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import mxnet as mx
 from mxnet import gluon
 
-from . import _arrays, _compat
-from ._table import Column, Table, Tabular, fmt_float, fmt_int
-from .errors import ReplicaMismatch
-from .params import Select, check_flag
-from .workers import WorkerReport, check_workers
+from .. import _arrays, _compat
+from ..errors import ReplicaMismatch
+from ..params import Select, check_flag
+from ._report import ReplicaReport, ReplicaRow
+from .workers import check_workers
 
-
-class ReplicaRow(NamedTuple):
-    """A copy that differs from the copy on the parameter's first device."""
-    path: str
-    kind: str            # 'data' or 'grad'
-    device: str          # the differing copy
-    reference: str       # the first device, compared against
-    max_abs_diff: float  # NaN when a NaN faces a number
-    differing: int       # elements that differ
-    elements: int
-
-
-class ReplicaReport(Tabular):
-    """What :func:`check_replicas` found: falsy when all copies are equal.
-
-    ``rows`` lists every differing copy as a :class:`ReplicaRow`;
-    ``compared`` counts the (path, kind) entries that have copies on more
-    than one device.
-    """
-
-    def __init__(self, rows, compared: int):
-        self.rows: tuple[ReplicaRow, ...] = tuple(rows)
-        self.compared = compared
-
-    def __bool__(self) -> bool:
-        return bool(self.rows)
-
-    def table(self) -> Table:
-        """The differing copies as a :class:`Table`."""
-        columns = [Column("Path"), Column("Kind"), Column("Copies"),
-                   Column("Max abs diff", right=True),
-                   Column("Differing", right=True)]
-        cells = [[r.path, r.kind, f"{r.reference} vs {r.device}",
-                  fmt_float(r.max_abs_diff),
-                  f"{fmt_int(r.differing)} of {fmt_int(r.elements)}"]
-                 for r in self.rows]
-        note = (f"All copies equal ({self._compared()})" if self.compared
-                else "No parameter has copies on more than one device")
-        return Table(columns, cells, [("Compared", self._compared())], note=note)
-
-    def message(self) -> str:
-        """One paragraph naming every differing copy, and what to do."""
-        parts = [f"{r.path!r} ({r.kind}): {r.reference} vs {r.device}, "
-                 f"{r.differing:,} of {r.elements:,} elements differ, max abs "
-                 f"difference {fmt_float(r.max_abs_diff)}" for r in self.rows]
-        s = "" if len(parts) == 1 else "s"
-        return (f"copies differ in {len(parts)} array{s}: " + "; ".join(parts)
-                + ". Copies drift when an update reaches some devices only "
-                "(a parameter left out of the Trainer, a value set on one "
-                "copy); set them again from one copy")
-
-    def _compared(self) -> str:
-        return (f"{self.compared} array{'s' * (self.compared != 1)} with "
-                "copies on several devices")
-
+__all__ = ["ReplicaReport", "ReplicaRow", "check_replicas"]
 
 
 def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
                    select: Select = None, grads: bool = False,
-                   raise_error: bool = False, values: bool = True) -> ReplicaReport | WorkerReport:
+                   raise_error: bool = False, values: bool = True) -> ReplicaReport:
     """Report every parameter whose copies on different devices differ.
 
     With ``kvstore=kv`` (the KVStore object the workers of a data-parallel
     job train through) it compares the workers instead: every worker calls
-    it at the same point and gets the same :class:`WorkerReport`, which
-    names each path whose values, shape or presence differ from rank 0's,
-    with the largest absolute difference.  ``values=False`` exchanges only
+    it at the same point and gets the same :class:`ReplicaReport`, whose
+    rows name each path whose values, shape or presence differ from rank
+    0's (``device`` is then the worker, ``'rank 1'``), with the largest
+    absolute difference.  ``values=False`` exchanges only
     fingerprints (the report then says "differs" without measuring); see
     docs/workers.md for what is exchanged, for ``dist_async``, and for the
     few optimizers on the servers that make it raise ``RuntimeError``.
