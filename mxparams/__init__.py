@@ -21,13 +21,13 @@ from .checkpoint import (Comparison, Conversion, FileArray, Inspection,
 from .checkpoint import inspect as inspect  # the 0.1 name, see below
 from .distributed import (ReplicaReport, ReplicaRow, SyncReport, SyncRow,
                           check_replicas, sync_replicas)
-from .errors import (CheckpointError, CheckpointNotFound,
-                     CheckpointShapeMismatch, DTypeMismatch, Mismatch,
+from .errors import (BlockNotFound, CheckpointDTypeMismatch, CheckpointError,
+                     CheckpointNotFound, CheckpointShapeMismatch, DTypeMismatch, Mismatch,
                      MxparamsError, NonFiniteError, ParamNotFound,
                      ReplicaMismatch, ShapeMismatch, StructureError)
 from .finite import FiniteReport, FiniteRow, check_finite
 from .initialization import Initializer, initialize
-from .lookup import get
+from .lookup import get, get_block
 from .params import ParamDict, collect
 from .plot import plot_hist, plot_watch
 from .stats import StatRow, Stats, Watch, WatchRow, stats
@@ -39,6 +39,8 @@ from .tying import tie, tied_groups
 # ``inspect``, the 0.1 name of inspect_checkpoint, is still importable but
 # not in __all__: a star import would shadow the standard module.
 __all__ = [
+    "BlockNotFound",
+    "CheckpointDTypeMismatch",
     "CheckpointError",
     "CheckpointNotFound",
     "CheckpointShapeMismatch",
@@ -78,6 +80,7 @@ __all__ = [
     "convert",
     "diff",
     "get",
+    "get_block",
     "initialize",
     "inspect_checkpoint",
     "load",

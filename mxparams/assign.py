@@ -8,7 +8,7 @@ from mxnet import autograd, gluon
 from . import _compat
 from ._arrays import ieee
 from ._table import fmt_shape
-from .errors import ShapeMismatch
+from .errors import DTypeMismatch, ShapeMismatch
 
 
 def _label(param: gluon.Parameter) -> str:
@@ -63,7 +63,8 @@ def set_data(param: gluon.Parameter, value) -> None:
 
     Checks first, changes after: the shape must equal the parameter's
     (``mp.ShapeMismatch`` otherwise) and the dtype must convert without
-    changing kind (float64 into float32 is fine, float into int is not).
+    changing kind (float64 into float32 is fine, float into int is not:
+    ``mp.DTypeMismatch``, also a ``TypeError``).
     Accepts mx.np, mx.nd and numpy arrays, and is safe inside
     ``autograd.record()``, where a plain in-place write raises.
 
@@ -101,7 +102,7 @@ def set_data(param: gluon.Parameter, value) -> None:
                             f"{fmt_shape(shape)}, got {fmt_shape(tuple(array.shape))}")
     expected = numpy.dtype(_compat.dtype_name(param))
     if not numpy.can_cast(dtype, expected, casting="same_kind"):
-        raise TypeError(f"cannot set {_label(param)} from {dtype.name} "
+        raise DTypeMismatch(f"cannot set {_label(param)} from {dtype.name} "
                         f"values; convert with .astype('{expected.name}') if "
                         "that is intended")
     overflow = _out_of_range(array, dtype, expected)
@@ -179,7 +180,7 @@ def constant(block: gluon.Block, name: str, value, *, dtype=None) -> gluon.Param
                         f"'float32', got {dtype!r}") from None
     host = _compat.to_numpy(value)
     if not numpy.can_cast(host.dtype, target, casting="same_kind"):
-        raise TypeError(f"constant {name!r}: {host.dtype.name} values cannot "
+        raise DTypeMismatch(f"constant {name!r}: {host.dtype.name} values cannot "
                         f"become {target.name}; pass dtype='{host.dtype.name}' "
                         "to keep them")
     overflow = _out_of_range(host, host.dtype, target)

@@ -7,12 +7,15 @@ mp.MxparamsError`` and the older ``except KeyError`` / ``ValueError`` /
 
     MxparamsError
     ├── ParamNotFound              (also KeyError)
+    │   └── BlockNotFound
     ├── Mismatch                   (also ValueError)
     │   ├── ShapeMismatch
     │   │   └── CheckpointShapeMismatch  (also CheckpointError)
     │   └── DTypeMismatch          (also TypeError)
+    │       └── CheckpointDTypeMismatch  (also CheckpointError)
     ├── CheckpointError
     │   ├── CheckpointShapeMismatch
+    │   ├── CheckpointDTypeMismatch
     │   └── CheckpointNotFound     (also FileNotFoundError)
     ├── StructureError             (also ValueError)
     ├── NonFiniteError             (also ValueError)
@@ -56,6 +59,12 @@ class ParamNotFound(MxparamsError, KeyError):
         # text, with the characters of a path that a terminal would act on
         # escaped.
         return printable(str(self.args[0])) if self.args else ""
+
+
+class BlockNotFound(ParamNotFound):
+    """No block under that path (:func:`mxparams.get_block`); lists the
+    closest block paths.  A ``KeyError``, like :class:`ParamNotFound`.
+    """
 
 
 class Mismatch(MxparamsError, ValueError):
@@ -122,6 +131,15 @@ class CheckpointShapeMismatch(CheckpointError, ShapeMismatch):
     Both a :class:`CheckpointError` (the file does not fit) and a
     :class:`ShapeMismatch` (expected vs got, per path, in the message), so
     either ``except`` catches it.
+    """
+
+
+class CheckpointDTypeMismatch(CheckpointError, DTypeMismatch):
+    """A load refused because dtypes in the file and the network differ
+    (and no shape does: that is a :class:`CheckpointShapeMismatch`).
+
+    Both a :class:`CheckpointError` and a :class:`DTypeMismatch` (so also a
+    ``TypeError``).
     """
 
 

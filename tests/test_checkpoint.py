@@ -312,8 +312,18 @@ def test_foreign_and_empty_files(tmp_path, name, data, reason, mode):
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_missing_file_directory_and_unnamed_list(tmp_path, mode):
     net = fill(compat_net())
-    with pytest.raises(mp.CheckpointError, match="No such file or directory"):
-        mp.load(net, tmp_path / "absent.params")
+    before = {k: p.data().asnumpy() for k, p in mp.collect(net).items()}
+    for call in (lambda f: mp.load(net, f), mp.inspect_checkpoint,
+                 mp.read_metadata, lambda f: mp.diff(f, f)):
+        # Both mxparams' CheckpointError and the FileNotFoundError of open().
+        with pytest.raises(mp.CheckpointNotFound,
+                           match="No such file or directory") as found:
+            call(tmp_path / "absent.params")
+        assert isinstance(found.value, FileNotFoundError)
+        assert isinstance(found.value, mp.CheckpointError)
+        assert found.value.filename == str(tmp_path / "absent.params")
+    assert all((p.data().asnumpy() == before[k]).all()
+               for k, p in mp.collect(net).items())
     with pytest.raises(mp.CheckpointError, match="is a directory"):
         mp.inspect_checkpoint(tmp_path)
     path = tmp_path / "list.params"

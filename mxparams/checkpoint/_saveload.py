@@ -18,7 +18,8 @@ from mxnet import autograd, gluon
 from .. import _compat
 from .._table import (Column, Table, Tabular, fmt_shape)
 from .._version import __version__
-from ..errors import (CheckpointError, CheckpointShapeMismatch, examples)
+from ..errors import (CheckpointDTypeMismatch, CheckpointError,
+                      CheckpointShapeMismatch, examples)
 from ..params import check_checkpoint_call, shapes_agree, walk
 from ._common import KEYS_PATHS, META_KEYS, META_MODE, META_MXNET, META_TIED, META_WRITER
 from ._file import choose_format, read, read_all, write
@@ -392,6 +393,8 @@ def _load_arrays(block: gluon.Block, sites: dict, name: str | None, fmt: str,
 
     if strict and problems:
         error = (CheckpointShapeMismatch if any(r.startswith("shape ") for r in problems)
+                 else CheckpointDTypeMismatch if any(r.startswith("dtype ")
+                                                     for r in problems)
                  else CheckpointError)
         raise error(source, _refusal(block, problems, plan, len(good),
                                    foreign=bool(arrays) and not plan.chosen

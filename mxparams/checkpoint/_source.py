@@ -27,7 +27,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, CheckpointNotFound
 
 #: Called with the file's name after the index of a checkpoint (its
 #: headers and names; a safetensors file's JSON header) was read and
@@ -64,7 +64,10 @@ def _refuse_irregular(name: str, mode: int) -> None:
 
 
 def _os_error(name: str, err: OSError) -> CheckpointError:
-    return CheckpointError(name, f"cannot read the file: {err.strerror or err}")
+    reason = f"cannot read the file: {err.strerror or err}"
+    if isinstance(err, FileNotFoundError):  # also a FileNotFoundError
+        return CheckpointNotFound(name, reason)
+    return CheckpointError(name, reason)
 
 
 class Source:
