@@ -3,7 +3,7 @@
 Run in one environment (it starts its own clusters on 127.0.0.1 with the
 test launcher, tests/cluster.py):
 
-    .nox/tests-2-0-0b1/bin/python benchmarks/bench_workers.py [--quick]
+    .nox/env-2-0-0b1/bin/python benchmarks/bench_workers.py [--quick]
 
 For 2 and 4 workers (one server) and two networks, every worker trains
 data-parallel with ``gluon.Trainer(..., "sgd", kvstore=kv)`` on
