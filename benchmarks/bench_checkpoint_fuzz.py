@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import mxparams as mp  # noqa: E402
+
 from ckpt_common import compat_net, fill  # noqa: E402
 from test_checkpoint_fuzz import BASES, CASES, FIXTURES, mutate  # noqa: E402
 

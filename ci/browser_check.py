@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
