@@ -10,9 +10,10 @@
 The version matrix: one environment per MXNet version, made by the session
 ``env(<version>)`` under .nox/env-<version>/, with MXNet and everything
 else at the versions pinned in ci/constraints.txt and mxparams in editable
-mode.  An environment is reused as long as pyproject.toml and
-ci/constraints.txt stay as they were when it was made (a stamp in the
-environment), and made anew from scratch when they change.  Every session
+mode.  An environment is reused as long as the project's metadata in
+pyproject.toml ([build-system], [project]) and ci/constraints.txt stay as
+they were when it was made (a stamp in the environment), and made anew
+from scratch when they change.  Every session
 that runs MXNet ``requires`` every ``env`` session: nox makes (or reuses)
 all of them before the first test runs, whatever order the sessions are
 named in, so the cross-version tests always find every other version's
@@ -37,11 +38,13 @@ environment as started) restricts the runs while you work;
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import nox
@@ -100,6 +103,14 @@ def _digest(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
+def project_metadata() -> str:
+    """What an environment's install depends on in pyproject.toml: the
+    [build-system] and [project] tables (not the tools' settings)."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return json.dumps({k: data.get(k) for k in ("build-system", "project")},
+                      sort_keys=True)
+
+
 def prepared(session: nox.Session, stamp: str, install) -> None:
     """Run ``install(session)`` unless this environment was made with the
     same ``stamp`` (a digest of what it is made from).  A reused environment
@@ -131,7 +142,7 @@ def env(session: nox.Session, mxnet: str) -> None:
         # stderr, which would become a notebook's output; build it now.
         session.run("python", "-c", "import matplotlib.font_manager")
 
-    prepared(session, _digest(PYTHON, mxnet, (ROOT / "pyproject.toml").read_bytes(),
+    prepared(session, _digest(PYTHON, mxnet, project_metadata(),
                               (ROOT / "ci" / "constraints.txt").read_bytes()), install)
     jupyter.write_kernelspec(mxnet)
 
