@@ -102,6 +102,7 @@ def main() -> None:
                              "commit), in the same run")
     args = parser.parse_args()
     import mxnet as mx
+
     import mxparams as mp
     from mxparams import _compat, _zoo
     _compat.quiet_storage_log()

@@ -49,12 +49,13 @@ ENGINE = {"MXNET_ENGINE_TYPE": "NaiveEngine"}
 
 def worker(net_name: str, repeat: int) -> None:
     import mxnet as mx
+    from bench_finite import training_setup  # benchmarks/ is sys.path[0]
     from mxnet import npx
     from mxnet.gluon import nn
 
     import mxparams as mp
-    from mxparams import _zoo, workers as W
-    from bench_finite import training_setup  # benchmarks/ is sys.path[0]
+    from mxparams import _zoo
+    from mxparams import workers as W
 
     npx.set_np()
     kv = mx.kv.create("dist_sync")
@@ -120,6 +121,7 @@ def main() -> int:
         return 0
     sys.path.insert(0, str(ROOT / "tests"))
     import mxnet as mx
+
     from cluster import run_cluster
 
     repeat = 3 if opts.quick else 15
