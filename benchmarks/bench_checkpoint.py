@@ -1,7 +1,7 @@
 """Saving and loading a large checkpoint: mp.save/mp.load against Gluon's own.
 
 Run with ``python3 tasks.py bench`` (both MXNet versions) or in one
-environment: ``.nox/tests-2-0-0b1/bin/python benchmarks/bench_checkpoint.py``.
+environment: ``.nox/env-2-0-0b1/bin/python benchmarks/bench_checkpoint.py``.
 
 vgg16 (138M parameters, a 553 MB file) is built, initialized with zeros
 and run once; its parameters are then set to fixed non-zero values and
@@ -109,6 +109,7 @@ def main() -> None:
                              "commit), in the same run")
     args = parser.parse_args()
     import mxnet as mx
+
     import mxparams as mp
     from helpers import quiet_storage_log
     from mxparams import _zoo

@@ -1,7 +1,7 @@
 """Cost of mp.collect / mp.summary / mp.tree against Gluon's own calls.
 
 Run with ``python3 tasks.py bench`` (both MXNet versions) or directly in
-one environment: ``.nox/tests-2-0-0b1/bin/python benchmarks/bench_core.py``.
+one environment: ``.nox/env-2-0-0b1/bin/python benchmarks/bench_core.py``.
 Every figure is a ratio measured within one run (these machines are
 noisy); the absolute times are printed only to show the scale.  Results
 are recorded in docs/performance.md.

@@ -1,7 +1,7 @@
 """Cost of mp.check_finite against one training step of the chapter's MLP.
 
 Run in one environment:
-``.nox/tests-2-0-0b1/bin/python benchmarks/bench_finite.py``.
+``.nox/env-2-0-0b1/bin/python benchmarks/bench_finite.py``.
 The network is the chapter's (Dense(256, relu), Dense(10)) on an input of
 shape (2, 20), trained with an L2 loss and ``gluon.Trainer`` with SGD.
 

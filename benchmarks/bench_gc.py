@@ -10,7 +10,7 @@ calling thread (``time.thread_time``: the collector runs in that thread,
 and other jobs on a shared machine do not count); medians.  Results are
 in docs/performance.md.
 
-    .nox/tests-2-0-0b1/bin/python benchmarks/bench_gc.py
+    .nox/env-2-0-0b1/bin/python benchmarks/bench_gc.py
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Run in one environment (it starts its own clusters on 127.0.0.1 with the
 test launcher, tests/cluster.py):
 
-    .nox/tests-2-0-0b1/bin/python benchmarks/bench_workers.py [--quick]
+    .nox/env-2-0-0b1/bin/python benchmarks/bench_workers.py [--quick]
 
 For 2 and 4 workers (one server) and two networks, every worker trains
 data-parallel with ``gluon.Trainer(..., "sgd", kvstore=kv)`` on
@@ -49,13 +49,13 @@ ENGINE = {"MXNET_ENGINE_TYPE": "NaiveEngine"}
 
 def worker(net_name: str, repeat: int) -> None:
     import mxnet as mx
+    from bench_finite import training_setup  # benchmarks/ is sys.path[0]
     from mxnet import npx
     from mxnet.gluon import nn
 
     import mxparams as mp
     from mxparams import _zoo
     from mxparams.distributed import workers as W
-    from bench_finite import training_setup  # benchmarks/ is sys.path[0]
 
     npx.set_np()
     kv = mx.kv.create("dist_sync")
@@ -121,6 +121,7 @@ def main() -> int:
         return 0
     sys.path.insert(0, str(ROOT / "tests"))
     import mxnet as mx
+
     from cluster import run_cluster
 
     repeat = 3 if opts.quick else 15

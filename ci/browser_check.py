@@ -1,7 +1,8 @@
 """The chapter as a student opens it: notebook 01 run in a real browser.
 
-Run by ``python3 tasks.py browser-check`` (and by .ci/run after the test
-command) with the Python of .venvs/lab, which has Selenium.  It needs
+Run by ``python3 tasks.py browser-check`` (nox session ``browser-check``,
+and .ci/run after the test command) with the Python of .nox/jupyter, which
+has Selenium.  It needs
 Debian's Chromium and ChromeDriver (/usr/bin/chromium, /usr/bin/chromedriver:
 ``apt-get install chromium chromium-driver``).
 
@@ -23,8 +24,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,8 +39,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import tasks  # noqa: E402  (one definition of how the lab is started)
+sys.path.insert(0, str(ROOT / "ci"))
+import jupyter  # noqa: E402  (one definition of how the lab is started)
 
 OUT = ROOT / "build" / "browser"
 NOTEBOOK = "01_truy_cap_tham_so.ipynb"
@@ -132,7 +133,7 @@ def run_check(base: str, token: str) -> None:
     try:
         driver.set_page_load_timeout(TIMEOUT["page"])
         driver.get(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-        expected = code_cells(tasks.NOTEBOOKS / NOTEBOOK)
+        expected = code_cells(jupyter.NOTEBOOKS / NOTEBOOK)
         state = wait_for(f"the notebook's {expected} code cells and an idle "
                          "kernel", TIMEOUT["page"],
                          lambda: (lambda s: s if s.get("loaded")
@@ -177,9 +178,11 @@ def run_check(base: str, token: str) -> None:
 def main() -> int:
     folder = OUT / "notebooks"
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(tasks.NOTEBOOKS, folder)
+    shutil.copytree(jupyter.NOTEBOOKS, folder)
     port, token = free_port(), secrets.token_hex(16)
-    argv, env = tasks.lab_command(folder, [
+    versions = tuple(sorted(  # the kernels the env sessions wrote
+        k.name.removeprefix("mxparams-mxnet-") for k in jupyter.KERNELS.glob("mxparams-mxnet-*")))
+    argv, env = jupyter.lab_command(folder, versions, [
         "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         f"--IdentityProvider.token={token}"])
     log = open(OUT / "jupyterlab.log", "w")

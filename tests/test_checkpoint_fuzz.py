@@ -7,10 +7,11 @@ safetensors (mp.save's; the safetensors package parses it and its errors,
 a panic of its Rust code included, must become CheckpointError).
 Loading either succeeds (a flipped data byte is just another value) or
 raises CheckpointError with every parameter bit-identical to before.
+How long the cases take is measured by benchmarks/bench_checkpoint_fuzz.py,
+not asserted here (a slow machine is not a failure).
 """
 import random
 import struct
-import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,6 @@ def test_damaged_files_raise_only_checkpoint_error(tmp_path, base):
     net = fill(compat_net(), seed=9)
     before = values(net)
     outcomes = {"loaded": 0, "refused": 0}
-    started = time.monotonic()
     for _ in range(CASES):
         target.write_bytes(mutate(original, rng))
         try:
@@ -71,6 +71,4 @@ def test_damaged_files_raise_only_checkpoint_error(tmp_path, base):
         else:
             outcomes["loaded"] += 1
             fill(net, seed=9)  # a successful load may change values
-    elapsed = time.monotonic() - started
     assert outcomes["refused"] > CASES // 2 and outcomes["loaded"] > 0, outcomes
-    assert elapsed < 30, f"{CASES} cases took {elapsed:.1f} s"
