@@ -32,8 +32,8 @@ import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 import tempfile
+from pathlib import Path
 
 # Shared with the tests (the library has no such helper).
 TESTS = Path(__file__).resolve().parent.parent / "tests"
@@ -111,8 +111,9 @@ def main() -> None:
     import mxnet as mx
 
     import mxparams as mp
-    from helpers import quiet_storage_log
     from mxparams import _zoo
+
+    from helpers import quiet_storage_log
     quiet_storage_log()
     print(f"MXNet {mx.__version__}, numpy mode")
 

@@ -14,9 +14,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 import tempfile
 import time
+from pathlib import Path
 
 import mxnet as mx
 from mxnet.gluon import nn

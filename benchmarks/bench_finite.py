@@ -21,12 +21,11 @@ recorded in docs/performance.md.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import mxnet as mx
 import numpy

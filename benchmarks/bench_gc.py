@@ -18,8 +18,8 @@ import argparse
 import gc
 import statistics
 import sys
-from pathlib import Path
 import time
+from pathlib import Path
 
 import mxnet as mx
 from mxnet.gluon import nn

@@ -14,27 +14,54 @@ MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 """
 from ._version import __version__ as __version__
 from .assign import constant, set_data
-from .checkpoint import (Comparison, Conversion, FileArray, Inspection,
-                         LoadReport, convert, diff, inspect_checkpoint,
-                         load, load_state_dict, read_metadata, save,
-                         state_dict)
+from .checkpoint import (
+                         Comparison,
+                         Conversion,
+                         FileArray,
+                         Inspection,
+                         LoadReport,
+                         convert,
+                         diff,
+                         inspect_checkpoint,
+                         load,
+                         load_state_dict,
+                         read_metadata,
+                         save,
+                         state_dict,
+)
 from .checkpoint import inspect as inspect  # the 0.1 name, see below
-from .distributed import (ReplicaReport, ReplicaRow, SyncReport, SyncRow,
-                          check_replicas, sync_replicas)
-from .errors import (BlockNotFound, CheckpointDTypeMismatch, CheckpointError,
-                     CheckpointNotFound, CheckpointShapeMismatch, DTypeMismatch, Mismatch,
-                     MxparamsError, NonFiniteError, ParamNotFound,
-                     ReplicaMismatch, ShapeMismatch, StructureError)
+from .distributed import (
+                         ReplicaReport,
+                         ReplicaRow,
+                         SyncReport,
+                         SyncRow,
+                         check_replicas,
+                         sync_replicas,
+)
+from .errors import (
+                         BlockNotFound,
+                         CheckpointDTypeMismatch,
+                         CheckpointError,
+                         CheckpointNotFound,
+                         CheckpointShapeMismatch,
+                         DTypeMismatch,
+                         Mismatch,
+                         MxparamsError,
+                         NonFiniteError,
+                         ParamNotFound,
+                         ReplicaMismatch,
+                         ShapeMismatch,
+                         StructureError,
+)
 from .finite import FiniteReport, FiniteRow, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get, get_block
+from .monitor import StatRow, Stats, Watch, WatchRow, stats
 from .params import ParamDict, collect
 from .plot import plot_hist, plot_watch
-from .stats import StatRow, Stats, Watch, WatchRow, stats
-from .summary import Row, Summary, summary
-from .tree import Tree, TreeRow, tree
+from .summaries import Row, Summary, summary
+from .trees import Tree, TreeRow, tree
 from .tying import tie, tied_groups
-
 
 # ``inspect``, the 0.1 name of inspect_checkpoint, is still importable but
 # not in __all__: a star import would shadow the standard module.

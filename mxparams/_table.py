@@ -19,8 +19,8 @@ import functools
 import html
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 def _escape(char: str) -> str:
@@ -111,7 +111,7 @@ class Table:
         return [max(map(len, column), default=0) for column in
                 zip(*cells)] if cells else [0] * len(self.columns)
 
-    def escaped(self) -> "Table":
+    def escaped(self) -> Table:
         """This table with :func:`printable` text in every cell, title,
         footer and note; the table itself when nothing needs escaping
         (one pass of ``str.isprintable``: summaries have 10^4 rows)."""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy
-
 from mxnet import autograd, gluon
 
 from . import _compat

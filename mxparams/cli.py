@@ -229,8 +229,8 @@ def run() -> None:
 def _run(args) -> int:
     from . import _zoo
     from .errors import CheckpointError
-    from .summary import summary
-    from .tree import tree
+    from .summaries import summary
+    from .trees import tree
 
     if args.command in ("inspect", "diff", "convert"):
         try:

@@ -85,7 +85,7 @@ class FiniteReport(Tabular):
 _NOTHING = contextlib.nullcontext()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _is_float(dtype) -> bool:
     return numpy.dtype(dtype).kind == "f"
 

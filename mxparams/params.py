@@ -6,8 +6,8 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Mapping
-from typing import Callable, Iterator, Sequence, Union
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Union
 
 import numpy
 from mxnet import gluon
@@ -253,7 +253,7 @@ class ParamDict(Mapping):
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and path in self._params
 
-    def select(self, select: Select) -> "ParamDict":
+    def select(self, select: Select) -> ParamDict:
         """The entries that ``select`` matches, as a new ParamDict.
 
         >>> from mxnet.gluon import nn

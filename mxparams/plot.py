@@ -10,8 +10,8 @@ from mxnet import gluon
 
 from . import _arrays
 from ._arrays import STAT_FIELDS
+from .monitor import Watch
 from .params import Select, check_count, check_flag, check_str, collect
-from .stats import Watch
 
 _INSTALL = "pip install mxparams[plot]"
 

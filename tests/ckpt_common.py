@@ -5,7 +5,6 @@ and by the other MXNet version's Python in the cross-version test, so every
 file is written and checked with the same numbers.
 """
 import numpy
-
 from mxnet.gluon import nn
 
 
@@ -76,6 +75,7 @@ def resnet18(mode="np"):
     nor huge.  The same on every version and mode.
     """
     import mxnet as mx
+
     from mxparams import _zoo
     net = _zoo.build("resnet18_v1", mode)
     make = mx.np.array if mode == "np" else mx.nd.array
@@ -101,6 +101,7 @@ def resnet_input():
 def resnet_output(net, x):
     """The network's output on numpy input ``x`` (inference), as numpy."""
     import mxnet as mx
+
     from mxparams import _compat
     array = mx.np.array(x) if _compat.current_mode() == "np" else mx.nd.array(x)
     return net(array).asnumpy()

@@ -25,8 +25,8 @@ from mxnet.gluon import nn, rnn
 
 from mxparams import _compat
 
-from helpers import initialize, uniform
 import helpers
+from helpers import initialize, uniform
 
 
 def _first(*places):

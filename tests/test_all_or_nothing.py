@@ -6,10 +6,9 @@ same object in the same state (data, gradient arrays, initialization and
 deferred state, devices, shape), that ties are as they were, and that the
 network still runs.
 """
+import mxnet as mx
 import numpy
 import pytest
-
-import mxnet as mx
 from mxnet import gluon, init
 from mxnet.gluon import nn
 

@@ -1,9 +1,9 @@
 """mp.set_data and mp.constant on both versions (docs/compatibility.md §6, §8)."""
 import gc
 
+import mxnet as mx
 import numpy
 import pytest
-import mxnet as mx
 from mxnet import autograd, gluon, init
 from mxnet.gluon import nn
 

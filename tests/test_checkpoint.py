@@ -9,10 +9,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import mxnet as mx
 import numpy
 import pytest
-
-import mxnet as mx
 from mxnet import autograd
 from mxnet.gluon import nn
 

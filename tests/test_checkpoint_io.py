@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy
 import pytest
-
 from mxnet.gluon import nn
 
 import mxparams as mp

@@ -15,7 +15,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
 from mxnet.gluon import nn
 
 import mxparams as mp

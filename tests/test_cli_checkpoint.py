@@ -3,15 +3,14 @@ import io
 import json
 
 import pytest
-
 from mxnet.gluon import nn
+from test_cli import cli as run
+from test_cli import stderr_of
 
 import mxparams as mp
 from mxparams import cli
 
 from ckpt_common import compat_net, expected, fill, same, values
-from test_cli import cli as run
-from test_cli import stderr_of
 
 pytestmark = pytest.mark.parametrize("mode", ["np"], indirect=True)
 

@@ -9,8 +9,8 @@ from mxnet.gluon import nn
 import mxparams as mp
 from mxparams import _compat
 
-from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
 import helpers
+from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
 
 
 def test_keys_order_and_identity_on_the_chapter_mlp():

@@ -2,17 +2,15 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 
 import mxnet as mx
 import pytest
 
 from mxparams import _compat
 
-from helpers import (MXNET_ENGINE_LINE, MXNET_STORAGE_MANAGER_LINE,
-                     without_mxnet_log)
-
+from helpers import MXNET_ENGINE_LINE, MXNET_STORAGE_MANAGER_LINE, without_mxnet_log
 
 TESTS = Path(__file__).resolve().parent
 

@@ -16,12 +16,12 @@ import numpy
 import pytest
 from mxnet.gluon import nn
 from safetensors.numpy import save_file
+from test_cli import cli, stderr_of
 
 import mxparams as mp
 from mxparams._table import printable, quoted
 
 from ckpt_common import compat_net, fill
-from test_cli import cli, stderr_of
 
 # What each hostile text does on a terminal, and how it must show instead.
 HOSTILE = {

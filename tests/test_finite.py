@@ -8,8 +8,8 @@ from mxnet.gluon import nn
 import mxparams as mp
 from mxparams import _compat
 
-from helpers import Holder, chapter_mlp, forward, initialize, tied_net, uniform
 import helpers
+from helpers import Holder, chapter_mlp, forward, initialize, tied_net, uniform
 
 
 def trained_on(net, x, y):

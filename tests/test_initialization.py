@@ -1,7 +1,7 @@
 """mp.initialize and mp.Initializer on both versions (docs/compatibility.md §5)."""
+import mxnet as mx
 import numpy
 import pytest
-import mxnet as mx
 from mxnet import init
 from mxnet.gluon import nn
 

@@ -18,8 +18,8 @@ from mxnet.gluon import nn
 import mxparams as mp
 from mxparams import _compat
 
-from helpers import Holder, initialize
 import helpers
+from helpers import Holder, initialize
 
 sizes = st.integers(1, 6)
 maybe = st.integers(0, 6)  # 0: leave the input size to inference

@@ -14,13 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mxnet as mx
 import numpy
 import pytest
+from mxnet.gluon import nn
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
-
-import mxnet as mx
-from mxnet.gluon import nn
 
 import mxparams as mp
 from mxparams import _compat

@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import struct
 
+import mxnet as mx
 import numpy
 import pytest
-
-import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 

@@ -1,15 +1,12 @@
 """The API of issue 23: state_dict / load_state_dict, get_block, save's
 metadata and read_metadata, diff and convert, the load report's
 missing_keys / unexpected_keys, and the error family of checkpoints."""
+import mxnet as mx
 import numpy
 import pytest
-
-import mxnet as mx
-from mxnet import init
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams import _compat
 
 from helpers import arrays, initialize, tied_net
 

@@ -9,22 +9,20 @@ read-only target).  After every failure the network's values, shapes,
 initialization state and ties, and every file's bytes, must be what they
 were before the call.
 """
+import mxnet as mx
 import numpy
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant,
-                                 rule)
-
-import mxnet as mx
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from mxnet.gluon import nn
+from test_all_or_nothing import FailingAt, assert_same, state
 
 import mxparams as mp
 from mxparams import _compat
 from mxparams.checkpoint import _common, _file
 
 from helpers import initialize as gluon_initialize
-from test_all_or_nothing import FailingAt, assert_same, state
 
 PATHS = ["0.weight", "0.bias", "1.gamma", "1.beta", "1.running_mean",
          "1.running_var", "2.weight", "2.bias", "3.weight", "3.bias"]

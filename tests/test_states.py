@@ -32,10 +32,9 @@ import math
 import os
 import warnings
 
+import mxnet as mx
 import numpy
 import pytest
-
-import mxnet as mx
 from mxnet import autograd, gluon
 from mxnet.gluon import nn, rnn
 

@@ -9,8 +9,8 @@ from mxnet.gluon import nn
 
 import mxparams as mp
 
-from helpers import Holder, chapter_mlp, forward, initialize, tied_net, uniform
 import helpers
+from helpers import Holder, chapter_mlp, forward, initialize, tied_net, uniform
 
 SPECIAL = numpy.array([numpy.nan, numpy.inf, -numpy.inf, -0.0, 0.0, 1e-8,
                        123456789.0], dtype="float32")

@@ -6,8 +6,8 @@ from mxnet.gluon import nn
 
 import mxparams as mp
 
-from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
 import helpers
+from helpers import Holder, chapter_mlp, forward, rgnet, tied_net
 
 
 def layer_zoo():

@@ -1,8 +1,8 @@
 """mp.tie and mp.tied_groups on both versions, with gradients checked
 numerically (docs/compatibility.md §7)."""
+import mxnet as mx
 import numpy
 import pytest
-import mxnet as mx
 from mxnet import autograd, gluon, init
 from mxnet.gluon import nn
 

@@ -19,8 +19,8 @@ from mxnet.gluon import nn
 import mxparams as mp
 from mxparams.errors import StructureError
 
-from helpers import initialize, tied_net, uniform
 import helpers
+from helpers import initialize, tied_net, uniform
 
 LIMIT = 3.0  # seconds; every call here takes milliseconds when it ends
 

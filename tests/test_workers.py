@@ -19,8 +19,9 @@ import pytest
 from mxnet.gluon import nn
 
 import mxparams as mp
-from mxparams.distributed import _kvstore as K, workers as W
 from mxparams._table import fmt_float
+from mxparams.distributed import _kvstore as K
+from mxparams.distributed import workers as W
 
 import cluster
 

@@ -20,19 +20,53 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from ._line import (CONV_SHAPE_NEEDS_IN_CHANNELS, GLOBAL_NAMES,
-                    ND_MODE_SUPPORTED, SHARE_PARAMETERS, foreign_global_name,
-                    global_name, path_of_global_name)
-from ._modes import (MODES, as_array_of, as_storage_of, copy_into,
-                     current_mode, holds_np_arrays, is_legacy_array,
-                     is_mx_array, keep_subnormals, mode_array, ones,
-                     save_portable, set_mode, staging_arrays, to_numpy)
+from ._line import (
+                    CONV_SHAPE_NEEDS_IN_CHANNELS,
+                    GLOBAL_NAMES,
+                    ND_MODE_SUPPORTED,
+                    SHARE_PARAMETERS,
+                    foreign_global_name,
+                    global_name,
+                    path_of_global_name,
+)
+from ._modes import (
+                    MODES,
+                    as_array_of,
+                    as_storage_of,
+                    copy_into,
+                    current_mode,
+                    holds_np_arrays,
+                    is_legacy_array,
+                    is_mx_array,
+                    keep_subnormals,
+                    mode_array,
+                    ones,
+                    save_portable,
+                    set_mode,
+                    staging_arrays,
+                    to_numpy,
+)
 from ._names import split_global_name
-from ._params import (data_copies, devices, display_shape, drop_cached_graph,
-                      dtype_info, dtype_name, init_param, initial_value,
-                      is_hybridized, is_initialized, is_pending, kvstore_keeps,
-                      load_init, make_constant, raw_shape, rollback,
-                      set_values, share)
+from ._params import (
+                    data_copies,
+                    devices,
+                    display_shape,
+                    drop_cached_graph,
+                    dtype_info,
+                    dtype_name,
+                    init_param,
+                    initial_value,
+                    is_hybridized,
+                    is_initialized,
+                    is_pending,
+                    kvstore_keeps,
+                    load_init,
+                    make_constant,
+                    raw_shape,
+                    rollback,
+                    set_values,
+                    share,
+)
 from ._walk import Node, Site, Walk, walk
 
 #: The installed MXNet's version, for messages only: no decision reads it.

@@ -11,17 +11,41 @@ from __future__ import annotations
 from mxnet import gluon
 
 if hasattr(gluon.parameter, "ParameterDict"):
-    from ._v1 import (CONV_CLASS, CONV_SHAPE_NEEDS_IN_CHANNELS, GLOBAL_NAMES,
-                      ND_MODE_SUPPORTED, SET_FLUSH_DENORMS, SHARE_PARAMETERS,
-                      foreign_global_name, global_name, list_devices,
-                      named_params, new_constant, path_of_global_name,
-                      restore_named_params, share, trainer_of)
+    from ._v1 import (
+        CONV_CLASS,
+        CONV_SHAPE_NEEDS_IN_CHANNELS,
+        GLOBAL_NAMES,
+        ND_MODE_SUPPORTED,
+        SET_FLUSH_DENORMS,
+        SHARE_PARAMETERS,
+        foreign_global_name,
+        global_name,
+        list_devices,
+        named_params,
+        new_constant,
+        path_of_global_name,
+        restore_named_params,
+        share,
+        trainer_of,
+    )
 else:
-    from ._v2 import (CONV_CLASS, CONV_SHAPE_NEEDS_IN_CHANNELS, GLOBAL_NAMES,
-                      ND_MODE_SUPPORTED, SET_FLUSH_DENORMS, SHARE_PARAMETERS,
-                      foreign_global_name, global_name, list_devices,
-                      named_params, new_constant, path_of_global_name,
-                      restore_named_params, share, trainer_of)
+    from ._v2 import (
+        CONV_CLASS,
+        CONV_SHAPE_NEEDS_IN_CHANNELS,
+        GLOBAL_NAMES,
+        ND_MODE_SUPPORTED,
+        SET_FLUSH_DENORMS,
+        SHARE_PARAMETERS,
+        foreign_global_name,
+        global_name,
+        list_devices,
+        named_params,
+        new_constant,
+        path_of_global_name,
+        restore_named_params,
+        share,
+        trainer_of,
+    )
 
 __all__ = ["CONV_CLASS", "CONV_SHAPE_NEEDS_IN_CHANNELS", "GLOBAL_NAMES",
            "ND_MODE_SUPPORTED", "SET_FLUSH_DENORMS", "SHARE_PARAMETERS",

@@ -11,8 +11,8 @@ import contextlib
 import ctypes
 import math
 
-import numpy
 import mxnet as mx
+import numpy
 from mxnet import gluon
 
 from . import _line

@@ -6,7 +6,7 @@ Parsing only; which names a running MXNet has is the lines' business
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 # A 1.x global name: '<class><counter>_' prefixes (one per enclosing
 # name_scope), then the attribute: 'dense0_weight',

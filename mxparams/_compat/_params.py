@@ -6,10 +6,10 @@ calling the line's shims where the lines differ.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterable
+from collections.abc import Iterable
 
-import numpy
 import mxnet as mx
+import numpy
 from mxnet import gluon
 
 from . import _line

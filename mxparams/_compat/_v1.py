@@ -5,7 +5,7 @@ fact carries the section of ``docs/compatibility.md`` where it was measured.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from mxnet import gluon
 

@@ -16,6 +16,7 @@ from mxnet import gluon
 from ..errors import StructureError
 from ._params import display_shape
 
+
 def _lost_child(block: gluon.Block, path: str, name: str) -> RuntimeError:
     where = f"{path}.{name}" if path else name
     return RuntimeError(

@@ -14,11 +14,9 @@ reader and the writer), ``_formats/`` (one module per format),
 ``_atomic`` (the atomic replacement), ``_source`` (reading a file that
 may change underneath) and ``_common`` (what they all share).
 """
-from ._saveload import (LoadReport, load, load_state_dict, read_metadata, save,
-                        state_dict)
+from ._saveload import LoadReport, load, load_state_dict, read_metadata, save, state_dict
 from .convert import Conversion, convert
-from .inspection import (Comparison, FileArray, Inspection, diff, inspect,
-                         inspect_checkpoint)
+from .inspection import Comparison, FileArray, Inspection, diff, inspect, inspect_checkpoint
 
 __all__ = ["Comparison", "Conversion", "FileArray", "Inspection", "LoadReport",
            "convert", "diff", "inspect", "inspect_checkpoint", "load",

@@ -12,13 +12,10 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from typing import Callable
+from collections.abc import Callable
 
-
-from ..errors import (CheckpointError)
+from ..errors import CheckpointError
 from ._common import file_name
-
-
 
 #: Temporary files of an unfinished save: '.<name>.mxparams-tmp.<pid>.<hex>'.
 TEMP_TAG = ".mxparams-tmp."

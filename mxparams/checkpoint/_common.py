@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy
 
-from ..errors import (CheckpointError)
+from ..errors import CheckpointError
 from ._source import Source
-
-
 
 #: Formats, as shown by ``inspect``.
 MXNET = "MXNet NDArray list (portable: MXNet 1.x and 2.x, both modes)"

@@ -17,14 +17,35 @@ import struct
 import numpy
 
 from .. import _compat
-from ..errors import (CheckpointError)
+from ..errors import CheckpointError
 from ._atomic import _replace
-from ._common import FORMATS, NPZ, Progress, RawCheckpoint, SAFETENSORS, StoredArray, StoredRows, file_name, materialize
-from ._formats.mxnet import _LIST_HEAD, _check_portable, _parse_nd_list, _utf8_name, _verify_portable
+from ._common import (
+    FORMATS,
+    NPZ,
+    SAFETENSORS,
+    Progress,
+    RawCheckpoint,
+    StoredArray,
+    StoredRows,
+    file_name,
+    materialize,
+)
+from ._formats.mxnet import (
+    _LIST_HEAD,
+    _check_portable,
+    _parse_nd_list,
+    _utf8_name,
+    _verify_portable,
+)
 from ._formats.npz import _ZIP_HEADS, _parse_npz
-from ._formats.safetensors import _ST_MAX_HEADER, _check_safetensors, _read_safetensors, _save_safetensors, _verify_safetensors
+from ._formats.safetensors import (
+    _ST_MAX_HEADER,
+    _check_safetensors,
+    _read_safetensors,
+    _save_safetensors,
+    _verify_safetensors,
+)
 from ._source import Source
-
 
 
 def read_all(arrays: list) -> list:
@@ -94,7 +115,7 @@ def read(path) -> RawCheckpoint:
             raise CheckpointError(name, f"cannot read the file: "
                                         f"{getattr(err, 'strerror', None) or err}"
                                   ) from None
-        except Exception as err:  # noqa: BLE001 - untrusted bytes
+        except Exception as err:
             # Whatever a damaged file makes struct/zipfile/numpy raise
             # becomes a CheckpointError, so callers see one error type; a
             # file that changed meanwhile is reported as such.

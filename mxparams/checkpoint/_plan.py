@@ -9,25 +9,21 @@ written, so a refused load changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Callable, NamedTuple, Union
-
+from collections.abc import Callable, Mapping
+from typing import NamedTuple, Union
 
 from .. import _compat
 from .._arrays import difference
-from ..errors import (CheckpointError, did_you_mean,
-                      examples)
+from ..errors import CheckpointError, did_you_mean, examples
 from ..params import shapes_agree
 from ._common import RawCheckpoint
-
-
 
 _EXPORT_PREFIXES = ("arg:", "aux:")
 
 
 #: What ``rename=`` of :func:`load` accepts: {file key: path or None}, or a
 #: function of the file key giving the path (None drops the key).
-Rename = Union[Mapping, Callable[[str], Union[str, None]], None]
+Rename = Union[Mapping, Callable[[str], str | None], None]
 
 
 def _strip_export_prefixes(name: str, keys) -> dict[str, str]:

@@ -12,19 +12,16 @@ import json
 from collections.abc import Mapping
 
 import numpy
-
 from mxnet import autograd, gluon
 
 from .. import _compat
-from .._table import (Column, Table, Tabular, fmt_shape)
+from .._table import Column, Table, Tabular, fmt_shape
 from .._version import __version__
-from ..errors import (CheckpointDTypeMismatch, CheckpointError,
-                      CheckpointShapeMismatch, examples)
+from ..errors import CheckpointDTypeMismatch, CheckpointError, CheckpointShapeMismatch, examples
 from ..params import check_checkpoint_call, shapes_agree, walk
 from ._common import KEYS_PATHS, META_KEYS, META_MODE, META_MXNET, META_TIED, META_WRITER
 from ._file import choose_format, read, read_all, write
 from ._plan import Rename, _plan, _refusal, _renamed, _view
-
 
 
 def save(block: gluon.Block, file, *, format: str | None = None,

@@ -24,8 +24,8 @@ import os
 import stat
 import tempfile
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from ..errors import CheckpointError, CheckpointNotFound
 
@@ -250,7 +250,7 @@ class IndexCopy:
             except OSError:
                 pass
 
-    def __enter__(self) -> "IndexCopy":
+    def __enter__(self) -> IndexCopy:
         return self
 
     def __exit__(self, *exc) -> None:

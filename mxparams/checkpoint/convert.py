@@ -8,14 +8,23 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-
 from .. import _compat
 from .._version import __version__
 from ..params import check_checkpoint_call
-from ._common import KEYS_NAMES, KEYS_SOURCE, META_KEYS, META_SOURCE, META_TIED, META_WRITER, MXNET, Progress, RawCheckpoint, SAFETENSORS
+from ._common import (
+    KEYS_NAMES,
+    KEYS_SOURCE,
+    META_KEYS,
+    META_SOURCE,
+    META_TIED,
+    META_WRITER,
+    MXNET,
+    SAFETENSORS,
+    Progress,
+    RawCheckpoint,
+)
 from ._file import choose_format, read, write
 from .inspection import normalized
-
 
 
 class Conversion(NamedTuple):

@@ -12,13 +12,11 @@ from typing import NamedTuple
 import numpy
 
 from .._arrays import difference
-from .._table import (Column, Table, Tabular, fmt_bytes, fmt_float, fmt_int,
-                      fmt_shape)
+from .._table import Column, Table, Tabular, fmt_bytes, fmt_float, fmt_int, fmt_shape
 from ..params import check_callable, check_checkpoint_call
 from ._common import META_TIED, Progress, RawCheckpoint, materialize
 from ._file import read
 from ._plan import _view
-
 
 
 class FileArray(NamedTuple):

@@ -45,7 +45,7 @@ CHECK_KEYS = 5
 SYNC_KEYS = 3
 _FORMAT = 1  # bumped when the layout of the exchange changes
 
-_next_key: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_next_key: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _take_keys(kv, count: int, func: str) -> list[int]:

@@ -25,10 +25,21 @@ from mxnet import gluon
 from .. import _arrays, _compat
 from .._table import Column, Table, Tabular, fmt_int, fmt_shape
 from ..errors import ReplicaMismatch, ShapeMismatch
-from ..params import Select, elements as _count
-from ._kvstore import (CHECK_KEYS, SYNC_KEYS, _Exchange, _from_bits, _from_pieces,
-                       _is_sync, _take_keys, _to_bits, _to_pieces, _u,
-                       check_kvstore)
+from ..params import Select
+from ..params import elements as _count
+from ._kvstore import (
+    CHECK_KEYS,
+    SYNC_KEYS,
+    _Exchange,
+    _from_bits,
+    _from_pieces,
+    _is_sync,
+    _take_keys,
+    _to_bits,
+    _to_pieces,
+    _u,
+    check_kvstore,
+)
 from ._report import ReplicaReport, ReplicaRow
 
 # --- what a worker knows of its own parameters -----------------------------

@@ -28,11 +28,18 @@ import struct
 
 import numpy
 
-from ...errors import (CheckpointError)
-from .._common import MXNET, MXNET_DTYPES, MXNET_NP, MXNET_ROW_SPARSE, StoredArray, StoredRows, _named, _short_write
+from ...errors import CheckpointError
+from .._common import (
+    MXNET,
+    MXNET_DTYPES,
+    MXNET_NP,
+    MXNET_ROW_SPARSE,
+    StoredArray,
+    StoredRows,
+    _named,
+    _short_write,
+)
 from .._source import Cursor, Source, index_read
-
-
 
 _LIST_MAGIC = 0x112
 
@@ -255,7 +262,7 @@ def _verify_portable(target: str, temp: str, wanted: list) -> None:
     except CheckpointError as err:
         raise CheckpointError(target, f"cannot write: the written file does "
                                       f"not read back ({err.reason})") from None
-    except Exception as err:  # noqa: BLE001 - whatever damaged bytes raise
+    except Exception as err:
         raise CheckpointError(target, f"cannot write: the written file does "
                                       f"not read back ({type(err).__name__}: "
                                       f"{err})") from None

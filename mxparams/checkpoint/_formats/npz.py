@@ -14,11 +14,9 @@ import zipfile
 
 import numpy
 
-from ...errors import (CheckpointError)
-from .._common import MXNET_DTYPES, StoredArray, _CHUNK, _named
+from ...errors import CheckpointError
+from .._common import _CHUNK, MXNET_DTYPES, StoredArray, _named
 from .._source import Source, index_read
-
-
 
 _ZIP_HEADS = (b"PK\x03\x04", b"PK\x05\x06")
 

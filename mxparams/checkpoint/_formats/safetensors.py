@@ -20,11 +20,9 @@ import numpy
 import safetensors
 import safetensors.numpy
 
-from ...errors import (CheckpointError)
+from ...errors import CheckpointError
 from .._common import META_TIED, Progress, StoredArray, _short_write
 from .._source import IndexCopy, Source, index_read
-
-
 
 # safetensors dtype codes that MXNet parameters can hold, as NumPy names.
 _ST_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16",
@@ -172,7 +170,7 @@ def _verify_safetensors(target: str, temp: str, wanted: list) -> None:
         got = sorted((key, tuple(handle.get_slice(key).get_shape()),
                       _ST_DTYPES.get(handle.get_slice(key).get_dtype()))
                      for key in handle.keys())
-    except Exception as err:  # noqa: BLE001 - the package's own errors
+    except Exception as err:
         raise CheckpointError(target, f"cannot write: the written file does "
                                       f"not read back ({err})") from None
     if got != sorted(wanted):

@@ -12,10 +12,8 @@ import mxnet as mx
 from mxnet import gluon
 
 from . import _compat
-from ._table import (Column, Table, Tabular, fmt_bytes, fmt_devices, fmt_int,
-                     fmt_shape)
+from ._table import Column, Table, Tabular, fmt_bytes, fmt_devices, fmt_int, fmt_shape
 from .params import ParamDict, Select, check_depth, matcher, walk
-
 
 _CPU0 = mx.cpu(0)
 # Row() runs a Python-level __new__; a summary builds a row per parameter.

@@ -13,8 +13,7 @@ from mxnet import gluon
 
 from . import _arrays, _compat
 from ._arrays import KINDS, STAT_FIELDS
-from ._table import (Column, Table, Tabular, fmt_float, fmt_int,
-                     fmt_shape)
+from ._table import Column, Table, Tabular, fmt_float, fmt_int, fmt_shape
 from .errors import ParamNotFound, did_you_mean, examples
 from .params import Select, _check_block, check_flag, check_int, check_str
 
