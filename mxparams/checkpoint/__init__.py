@@ -9,13 +9,13 @@ load succeeds.  ``inspect_checkpoint``, ``diff`` and ``convert`` work on
 files alone.
 
 Inside: ``_saveload`` (save, load), ``_plan`` (which key goes where),
-``inspection`` and ``convert``, above ``_file`` (format detection, the
+``inspection`` and ``conversion``, above ``_file`` (format detection, the
 reader and the writer), ``_formats/`` (one module per format),
 ``_atomic`` (the atomic replacement), ``_source`` (reading a file that
 may change underneath) and ``_common`` (what they all share).
 """
 from ._saveload import LoadReport, load, load_state_dict, read_metadata, save, state_dict
-from .convert import Conversion, convert
+from .conversion import Conversion, convert
 from .inspection import Comparison, FileArray, Inspection, diff, inspect, inspect_checkpoint
 
 __all__ = ["Comparison", "Conversion", "FileArray", "Inspection", "LoadReport",
