@@ -125,7 +125,7 @@ def set_data(param: gluon.Parameter, value) -> None:
         try:
             param.set_data(array)
         except BaseException:
-            for copy, old in zip(copies, before):
+            for copy, old in zip(copies, before, strict=True):
                 copy[:] = old
             raise
 

@@ -128,7 +128,7 @@ def _finite(arrays: list[tuple[object, object]]) -> list[bool]:
             pending.append((members, mx.nd.multi_sum_sq(
                 *views, num_arrays=len(views))))
     for members, sums in pending:
-        for i, ok in zip(members, numpy.isfinite(sums.asnumpy())):
+        for i, ok in zip(members, numpy.isfinite(sums.asnumpy()), strict=True):
             finite[i] = bool(ok)
     return finite
 
@@ -172,13 +172,13 @@ def check_finite(block: gluon.Block, *, select: Select = None,
         key = e.group
         if key not in unique:
             unique[key] = list(zip(_arrays.copies(e.param, e.kind),
-                                   _compat.devices(e.param)))
+                                   _compat.devices(e.param), strict=True))
         checked[e.kind] += bool(unique[key])
     flat = [(key, array, device) for key, pairs in unique.items()
             for array, device in pairs]
     bad: dict[tuple[str, str], list[tuple]] = {}
     for (key, array, device), ok in zip(
-            flat, _finite([(a, d) for _, a, d in flat])):
+            flat, _finite([(a, d) for _, a, d in flat]), strict=True):
         if not ok:
             values = array.asnumpy()
             nan = int(numpy.count_nonzero(numpy.isnan(values)))

@@ -249,6 +249,6 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     # Then one commit through Gluon's own initialize (a shape still unknown
     # stays deferred, to be initialized at the first forward pass).
     with _compat.rollback(params=[param for param, _, _ in plan]):
-        for (param, chosen, where), value in zip(plan, values):
+        for (param, chosen, where), value in zip(plan, values, strict=True):
             _compat.init_param(param, chosen if value is None else _Given(value),
                                where, force_reinit)

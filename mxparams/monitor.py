@@ -73,7 +73,7 @@ class Stats(Tabular):
             StatRow(e.path, e.kind, e.shape,
                     *(v if v is not None else (None,) * len(STAT_FIELDS)),
                     tied_to=e.tied_to)
-            for e, v in zip(found, values))
+            for e, v in zip(found, values, strict=True))
         self.multi_device: list[str] = _arrays.multi_device(found)
         self.uninitialized: list[str] = list(dict.fromkeys(
             r.path for r in self.rows if r.mean is None))
@@ -207,7 +207,7 @@ class Watch(Tabular):
                 "run one forward pass before recording")
         self.rows.extend(WatchRow(step, e.path, e.kind, *values)
                          for e, values in zip(found,
-                                              _arrays.first_copy_stats(found)))
+                                              _arrays.first_copy_stats(found), strict=True))
 
     def series(self, path: str, field: str = "norm",
                kind: str = "data") -> tuple[list[int], list]:

@@ -77,7 +77,7 @@ def shapes_agree(a: tuple | None, b: tuple | None) -> bool:
     if a is None or b is None:
         return True
     return len(a) == len(b) and all(x is None or y is None or x == y
-                                    for x, y in zip(a, b))
+                                    for x, y in zip(a, b, strict=True))
 
 
 def check_count(value: object, name: str, func: str, meaning: str,

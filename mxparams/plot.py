@@ -216,7 +216,7 @@ def _watch_figure(plt, watch: Watch, field: str, recorded: dict, chosen):
     fig, axes = plt.subplots(1, len(kinds), squeeze=False,
                              figsize=(5.0 * len(kinds), 3.4))
     plt.close(fig)  # returned, not shown (see plot_hist)
-    for ax, kind in zip(axes.flat, kinds):
+    for ax, kind in zip(axes.flat, kinds, strict=True):
         for path in dict.fromkeys(p for k, p in recorded if k == kind):
             if path in chosen:
                 steps, values = watch.series(path, field, kind)

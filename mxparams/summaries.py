@@ -51,7 +51,7 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
 
     groups: dict[str, list[tuple[Row, str, str]]] = {}
     order: list[tuple[str, Row | None]] = []
-    for row, site in zip(rows, sites):
+    for row, site in zip(rows, sites, strict=True):
         key = block_at_depth(site)
         if key is None:
             order.append((row.path, row))
@@ -206,9 +206,9 @@ class Summary(Tabular):
             # Each device holds its own copy; the totals count one.
             footer = [(k, v + " per copy" if k == "Memory" else v)
                       for k, v in footer]
-        return Table(columns, list(zip(*cells)), footer,
+        return Table(columns, list(zip(*cells, strict=True)), footer,
                      known_widths=[max(len(c.title), max(map(len, cell), default=0))
-                             for c, cell in zip(columns, cells)])
+                             for c, cell in zip(columns, cells, strict=True)])
 
     def _footer(self) -> list[tuple[str, str]]:
         counts = f"{self.paths} path{'s' * (self.paths != 1)}, {self.unique} unique"

@@ -114,7 +114,7 @@ class Tree(Tabular):
     def table(self) -> Table:
         return Table([Column("Block"), Column("Elements", right=True)],
                      [(label, fmt_int(r.elements))
-                      for label, r in zip(self.labels(), self.rows)])
+                      for label, r in zip(self.labels(), self.rows, strict=True)])
 
 
 def tree(block: gluon.Block, *, depth: int | None = None,

@@ -254,7 +254,7 @@ def test_global_names_map_when_attribute_and_shape_are_unique(tmp_path):
              "hybridsequential7_dense13_weight", "hybridsequential7_dense13_bias"]
     path = tmp_path / "names.params"
     # Reversed file order: the mapping must not depend on order.
-    _write(path, dict(reversed(list(zip(names, expected().values())))))
+    _write(path, dict(reversed(list(zip(names, expected().values(), strict=True)))))
     for deferred in (False, True):
         net = compat_net(deferred)
         net.initialize()

@@ -174,7 +174,7 @@ def test_plot_watch_draws_every_recorded_series():
         watch.record(step)
     fig = mp.plot_watch(watch)
     assert drawn(fig) == ["norm of the values", "norm of the gradients"]
-    for ax, kind in zip(fig.axes, ("data", "grad")):
+    for ax, kind in zip(fig.axes, ("data", "grad"), strict=True):
         lines = ax.get_lines()
         assert [line.get_label() for line in lines] == ["0.weight", "1.weight"]
         for line in lines:

@@ -226,7 +226,7 @@ def copy_into(param: gluon.Parameter, value) -> None:
             else:
                 as_storage_of(value, array).copyto(array)
         return
-    for array, device in zip(param._data, _line.list_devices(param)):
+    for array, device in zip(param._data, _line.list_devices(param), strict=True):
         # 'cpu', 'cpu_pinned', 'cpu_shared': host memory; a row_sparse
         # array has no buffer of the whole (it refuses the copy).
         if (device.device_type.startswith("cpu")

@@ -193,7 +193,7 @@ def file_name(path) -> str:
 
 def _named(name: str, keys: list, arrays: list) -> dict:
     out = {}
-    for key, array in zip(keys, arrays):
+    for key, array in zip(keys, arrays, strict=True):
         if key in out:
             raise CheckpointError(name, f"corrupt: the key {key!r} appears twice")
         if array is None:

@@ -404,7 +404,7 @@ def _load_arrays(block: gluon.Block, sites: dict, name: str | None, fmt: str,
     ready = [(path_, param, value, None if _compat.is_initialized(param)
               else _compat.as_array_of(param, value))
              for (path_, param, _), value in zip(
-                 good, read_all([value for _, _, value in good]))]
+                 good, read_all([value for _, _, value in good]), strict=True)]
     loaded = [path_ for path_, *_ in ready]
     # In-place writes are an error inside autograd.record() (compatibility §6).
     with autograd.pause():

@@ -146,7 +146,7 @@ class Source:
             else:
                 with ThreadPoolExecutor(threads) as pool:
                     short = [p for p, cut in zip(pieces, pool.map(
-                        lambda p: self._fill(*p), pieces)) if cut]
+                        lambda p: self._fill(*p), pieces), strict=True) if cut]
         except OSError as err:
             raise _os_error(self.name, err) from None
         self.check()

@@ -86,7 +86,7 @@ def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
             devices = _compat.devices(e.param)
             first = arrays[0].asnumpy()
             done[key] = []
-            for device, other in zip(devices[1:], arrays[1:]):
+            for device, other in zip(devices[1:], arrays[1:], strict=True):
                 diff, count = _arrays.difference(first, other.asnumpy())
                 if count:
                     done[key].append((str(device), str(devices[0]), diff,

@@ -188,7 +188,7 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
                 for i in differ))
         got = _from_pieces(ex.broadcast(payload, (sum(sizes) + 1) // 2), sum(sizes))
         offset = 0
-        for i, size in zip(differ, sizes):
+        for i, size in zip(differ, sizes, strict=True):
             if codes[i] == 1:
                 theirs = numpy.frombuffer(got[offset:offset + size], ref[i][2])
                 own = by_name[tuple(ref[i][:2])].array.asnumpy().ravel()
@@ -397,7 +397,7 @@ def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
                                     for _, a in local] or [numpy.zeros(0, numpy.float32)])
         mean = ex.push_pull(vector) / numpy.float32(workers)
         new, offset = [], 0
-        for (_, a), (_, dtype, shape) in zip(local, structure):
+        for (_, a), (_, dtype, shape) in zip(local, structure, strict=True):
             new.append(mean[offset:offset + a.size].astype(dtype).reshape(shape))
             offset += a.size
     else:
@@ -407,7 +407,7 @@ def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
         raw = _from_pieces(ex.broadcast(payload, (ref_total + 1) // 2), ref_total)
         new, offset = [], 0
         if not bad:
-            for (_, a), (_, dtype, shape) in zip(local, structure):
+            for (_, a), (_, dtype, shape) in zip(local, structure, strict=True):
                 n = a.size * numpy.dtype(dtype).itemsize
                 new.append(numpy.frombuffer(raw[offset:offset + n], dtype).reshape(shape))
                 offset += n
@@ -418,7 +418,7 @@ def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
             "rank 0's in paths, shapes or dtypes, or are not initialized "
             "there; nothing was changed on any worker. mp.check_replicas("
             "block, kvstore=kv, select=...) names the differences")
-    for (e, _), value in zip(local, new):
+    for (e, _), value in zip(local, new, strict=True):
         _compat.copy_into(e.param, numpy.ascontiguousarray(value))
     if method == "mean":
         reason = "the servers sum pushes: they run no optimizer"

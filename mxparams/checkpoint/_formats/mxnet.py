@@ -195,7 +195,7 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
     stored = [None if entry is None else
               StoredArray(source, key, *entry[:3]) if entry[3] is None else
               StoredRows(source, key, *entry)
-              for key, entry in zip(keys, arrays)]
+              for key, entry in zip(keys, arrays, strict=True)]
     fmt = (MXNET_ROW_SPARSE if any(isinstance(a, StoredRows) for a in stored)
            else MXNET_NP if np_shape else MXNET)
     return fmt, _named(name, keys, stored)
