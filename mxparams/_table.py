@@ -106,7 +106,7 @@ class Table:
     def widths(self) -> list[int]:
         if self.known_widths is not None:
             return list(self.known_widths)
-        cells = [[c.title for c in self.columns]] if self.header else []
+        cells: list[Sequence[str]] = [[c.title for c in self.columns]] if self.header else []
         cells += self.rows
         return [max(map(len, column), default=0) for column in
                 zip(*cells, strict=True)] if cells else [0] * len(self.columns)

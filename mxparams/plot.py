@@ -60,8 +60,8 @@ def plot_hist(block: gluon.Block, *, select: Select = None, grads: bool = False,
         raise ValueError(f"plot_hist: select={select!r} matches no parameter "
                          "path; list them with mp.collect(block).keys()")
     # One panel per Parameter: tied paths share it and its title.
-    names: dict[str, list[str]] = {}
-    params = {}
+    names: dict[tuple[str, str], list[str]] = {}
+    params: dict[tuple[str, str], gluon.Parameter] = {}
     for e in found:
         if e.kind == "data":  # every path has a data entry
             names.setdefault(e.group, []).append(e.path)

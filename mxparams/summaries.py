@@ -70,10 +70,10 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
             out.append(row)
             continue
         members = groups[key]
-        seen = {}
+        seen: dict[str, Row] = {}
         for r, pid, _ in members:
             seen.setdefault(pid, r)
-        sizes = [r.elements for r in seen.values()]
+        sizes = [r.elements for r in seen.values() if r.elements is not None]
         dtypes = {r.dtype for r, _, _ in members}
         flags = {r.trainable for r, _, _ in members}
         tied = dict.fromkeys(t for _, _, t in members if t and t != key)
@@ -81,7 +81,7 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
         out.append(Row(
             key, type(nodes[key].block).__name__, None,
             dtypes.pop() if len(dtypes) == 1 else "mixed",
-            None if None in sizes else sum(sizes),
+            sum(sizes) if len(sizes) == len(seen) else None,
             flags.pop() if len(flags) == 1 else None,
             ", ".join(tied), tensors=len(members), devices=tuple(devices)))
     return tuple(out)

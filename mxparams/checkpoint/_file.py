@@ -70,7 +70,7 @@ def read_all(arrays: list) -> list:
         if staged is None:
             raw = numpy.empty(a.nbytes, numpy.uint8)
             in_numpy.append((i, a, raw))
-            view = memoryview(raw)
+            view = raw.data
         else:
             out[i], view = staged
         if len(view):

@@ -227,14 +227,15 @@ class IndexCopy:
     """
 
     def __init__(self, source: Source, index: bytes):
-        self._fd, self.path, self._temp = _memfd()
+        fd, self.path, self._temp = _memfd()
+        self._fd: int | None = fd
         try:
             written = 0
             while written < len(index):
-                written += os.write(self._fd, index[written:])
-            os.ftruncate(self._fd, source.size)
+                written += os.write(fd, index[written:])
+            os.ftruncate(fd, source.size)
             if self._temp is None:
-                _seal(self._fd)
+                _seal(fd)
         except BaseException:
             self.close()
             raise

@@ -75,7 +75,8 @@ def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
                          "always compared value by value)")
     found = _arrays.entries(block, select, grads, "check_replicas")
     done: dict[tuple[str, str], list[tuple]] = {}
-    rows, compared = [], 0
+    rows: list[ReplicaRow] = []
+    compared = 0
     for e in found:
         arrays = _arrays.copies(e.param, e.kind)
         if len(arrays) < 2:
