@@ -23,6 +23,8 @@ KINDS = ("data", "grad")
 
 #: The statistics of one array, in the order tables show them.
 STAT_FIELDS = ("mean", "std", "min", "max", "norm", "zeros", "nan", "inf")
+#: One value per field of STAT_FIELDS (see host_stats).
+Stats = tuple[float, float, float, float, float, float, int, int]
 
 
 class Entry(NamedTuple):
@@ -90,7 +92,7 @@ def ieee(func):
 
 
 @ieee
-def host_stats(values: numpy.ndarray) -> tuple:
+def host_stats(values: numpy.ndarray) -> Stats:
     """(mean, std, min, max, norm, zeros, nan, inf) of ``values``, in float64.
 
     numpy semantics: one NaN makes mean/std/min/max/norm NaN; ``std`` is
@@ -113,12 +115,12 @@ def host_stats(values: numpy.ndarray) -> tuple:
                 int(numpy.count_nonzero(numpy.isinf(values))))
 
 
-def first_copy_stats(found: list[Entry]) -> list[tuple | None]:
+def first_copy_stats(found: list[Entry]) -> list[Stats | None]:
     """Statistics of each entry's first copy (None before initialization).
 
     Each (Parameter, kind) is read once, however many paths reach it.
     """
-    done: dict[tuple[str, str], tuple | None] = {}
+    done: dict[tuple[str, str], Stats | None] = {}
     result = []
     for e in found:
         key = e.group

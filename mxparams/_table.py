@@ -106,10 +106,10 @@ class Table:
     def widths(self) -> list[int]:
         if self.known_widths is not None:
             return list(self.known_widths)
-        cells = [[c.title for c in self.columns]] if self.header else []
+        cells: list[Sequence[str]] = [[c.title for c in self.columns]] if self.header else []
         cells += self.rows
         return [max(map(len, column), default=0) for column in
-                zip(*cells)] if cells else [0] * len(self.columns)
+                zip(*cells, strict=True)] if cells else [0] * len(self.columns)
 
     def escaped(self) -> Table:
         """This table with :func:`printable` text in every cell, title,
@@ -138,7 +138,7 @@ class Table:
         # One %-format for every row: per-cell ljust/rjust (or str.format)
         # is what makes a table of 10,000 rows slow.
         fmt = "  ".join(f"%{'' if c.right else '-'}{w}s"
-                        for c, w in zip(self.columns, widths))
+                        for c, w in zip(self.columns, widths, strict=True))
         out = []
         if self.header:
             out.append((fmt % tuple(c.title for c in self.columns)).rstrip())
@@ -181,7 +181,7 @@ class Table:
                        + "</tr></thead>")
         out.append("<tbody>")
         out.extend("<tr>" + "".join(cell("td", c, t)
-                                    for c, t in zip(self.columns, r)) + "</tr>"
+                                    for c, t in zip(self.columns, r, strict=True)) + "</tr>"
                    for r in self.rows)
         out.append("</tbody>")
         if self.footer:

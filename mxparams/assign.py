@@ -25,6 +25,7 @@ def _label(param: gluon.Parameter) -> str:
 def _out_of_range(array, dtype: numpy.dtype, target: numpy.dtype) -> str | None:
     """Why ``array`` does not fit in ``target`` (a narrower kind of the same
     dtype family), or None if every value fits."""
+    info: numpy.iinfo | numpy.finfo
     if target.kind in "iu":
         info = numpy.iinfo(target)
     elif target.kind == "f":
@@ -77,10 +78,11 @@ def set_data(param: gluon.Parameter, value) -> None:
     ...     mp.set_data(layer.bias, numpy.array([1.0, 2.0]))
     >>> layer.bias.data().tolist()
     [1.0, 2.0]
-    >>> mp.set_data(layer.weight, numpy.zeros((3, 2)))
+    >>> mp.set_data(layer.weight, numpy.zeros((3, 2)))  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    mxparams.errors.ShapeMismatch: cannot set the float32 parameter of shape (2, 3): expected shape (2, 3), got (3, 2)
+    mxparams.errors.ShapeMismatch: cannot set the float32 parameter of shape (2, 3):
+    expected shape (2, 3), got (3, 2)
     """
     if not isinstance(param, gluon.Parameter):
         raise TypeError(f"set_data takes a Gluon Parameter (e.g. "
@@ -125,7 +127,7 @@ def set_data(param: gluon.Parameter, value) -> None:
         try:
             param.set_data(array)
         except BaseException:
-            for copy, old in zip(copies, before):
+            for copy, old in zip(copies, before, strict=True):
                 copy[:] = old
             raise
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ._table import printable
+from ._table import Tabular, printable
 
 EPILOG = """\
 examples:
@@ -241,6 +241,7 @@ def _run(args) -> int:
     try:
         net, _mode = _zoo.build_any_mode(args.model,
                                          forward=not args.no_forward)
+        tables: list[Tabular]
         if args.command == "summary":
             tables = [summary(net, depth=args.depth, select=args.select)]
         elif args.command == "tree":

@@ -93,10 +93,12 @@ class DTypeMismatch(Mismatch, TypeError):
     :class:`Mismatch` (with :class:`ShapeMismatch`) and, as before, a
     ``TypeError``.
 
-    >>> raise DTypeMismatch("cannot tie: dtypes differ at 'weight': float32 in Dense, float16 in Dense")
+    >>> raise DTypeMismatch("cannot tie: dtypes differ at 'weight': "
+    ...                     "float32 in Dense, float16 in Dense")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    mxparams.errors.DTypeMismatch: cannot tie: dtypes differ at 'weight': float32 in Dense, float16 in Dense
+    mxparams.errors.DTypeMismatch: cannot tie: dtypes differ at 'weight':
+    float32 in Dense, float16 in Dense
     """
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import mxnet as mx
 import numpy
@@ -104,7 +104,7 @@ def _stored(array):
     return array.as_nd_ndarray()
 
 
-def _finite(arrays: list[tuple[object, object]]) -> list[bool]:
+def _finite(arrays: list[tuple[Any, Any]]) -> list[bool]:
     """Whether each (array, device) is free of NaN/Inf, decided on its device.
 
     A sum of squares is NaN or Inf when an element is, and also when it
@@ -128,7 +128,7 @@ def _finite(arrays: list[tuple[object, object]]) -> list[bool]:
             pending.append((members, mx.nd.multi_sum_sq(
                 *views, num_arrays=len(views))))
     for members, sums in pending:
-        for i, ok in zip(members, numpy.isfinite(sums.asnumpy())):
+        for i, ok in zip(members, numpy.isfinite(sums.asnumpy()), strict=True):
             finite[i] = bool(ok)
     return finite
 
@@ -157,28 +157,33 @@ def check_finite(block: gluon.Block, *, select: Select = None,
     >>> bool(report), str(report)
     (False, 'No NaN or Inf (2 parameters, 2 gradients checked)')
     >>> mp.set_data(layer.bias, numpy.array([numpy.nan, numpy.inf]))
-    >>> mp.check_finite(layer)
+    >>> mp.check_finite(layer)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    mxparams.errors.NonFiniteError: NaN or Inf in 1 array: 'bias' (data): 1 NaN, 1 Inf. Usual causes: a learning rate too high, log(0) or a division by zero in the loss, or NaN in the input data; check the step that produced them
+    mxparams.errors.NonFiniteError: NaN or Inf in 1 array: 'bias' (data): 1 NaN, 1 Inf.
+    Usual causes: a learning rate too high, log(0) or a division by zero in the loss,
+    or NaN in the input data; check the step that produced them
     """
     check_flag(grads, "grads", "check_finite")
     check_flag(raise_error, "raise_error", "check_finite")
     found = _arrays.entries(block, select, grads, "check_finite")
     # Each (Parameter, kind) once, however many paths reach it.
-    unique: dict[tuple[str, str], list[tuple[object, object]]] = {}
+    # (MXNet array, device): MXNet has no type stubs.
+    unique: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
     checked = {"data": 0, "grad": 0}
     for e in found:
         key = e.group
         if key not in unique:
+            # strict=False: before initialization there are no copies
+            # (copies() is []) while the devices are known already.
             unique[key] = list(zip(_arrays.copies(e.param, e.kind),
-                                   _compat.devices(e.param)))
+                                   _compat.devices(e.param), strict=False))
         checked[e.kind] += bool(unique[key])
     flat = [(key, array, device) for key, pairs in unique.items()
             for array, device in pairs]
     bad: dict[tuple[str, str], list[tuple]] = {}
     for (key, array, device), ok in zip(
-            flat, _finite([(a, d) for _, a, d in flat])):
+            flat, _finite([(a, d) for _, a, d in flat]), strict=True):
         if not ok:
             values = array.asnumpy()
             nan = int(numpy.count_nonzero(numpy.isnan(values)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Union
+from typing import TypeAlias
 
 import mxnet as mx
 from mxnet import gluon
@@ -22,7 +22,7 @@ from . import _compat
 from .errors import did_you_mean
 from .params import ParamDict, Select, check_flag, collect
 
-InitSpec = Union[None, str, mx.init.Initializer]
+InitSpec: TypeAlias = str | mx.init.Initializer | None
 
 
 class Initializer(mx.init.Initializer):
@@ -109,7 +109,7 @@ def _registered() -> dict[str, type]:
             if not re.search(r"\d", name)}
 
 
-def _needs_arguments(cls: type) -> bool:
+def _needs_arguments(cls: type[mx.init.Initializer]) -> bool:
     """Whether ``cls()`` fails for want of arguments ('constant', the
     fused-RNN initializer, whose registered name differs by version)."""
     return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
@@ -184,7 +184,7 @@ def _targets(target, select: Select, init) -> list[tuple[str, gluon.Parameter]]:
         raise TypeError(
             f"initialize() takes a Block, a Parameter or an mp.ParamDict, got "
             f"{type(target).__name__}")
-    once = {}
+    once: dict[str, tuple[str, gluon.Parameter]] = {}
     for site in chosen.sites().values():
         once.setdefault(site.first, (site.path, site.param))
     return list(once.values())
@@ -249,6 +249,6 @@ def initialize(target: gluon.Block | gluon.Parameter | ParamDict,
     # Then one commit through Gluon's own initialize (a shape still unknown
     # stays deferred, to be initialized at the first forward pass).
     with _compat.rollback(params=[param for param, _, _ in plan]):
-        for (param, chosen, where), value in zip(plan, values):
+        for (param, chosen, where), value in zip(plan, values, strict=True):
             _compat.init_param(param, chosen if value is None else _Given(value),
                                where, force_reinit)

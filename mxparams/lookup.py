@@ -22,10 +22,11 @@ def get(block: gluon.Block, path: str) -> gluon.Parameter:
     >>> net.add(nn.Dense(8, in_units=4), nn.Dense(2, in_units=8))
     >>> get(net, "1.bias") is net[1].bias
     True
-    >>> get(net, "1.bais")
+    >>> get(net, "1.bais")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    mxparams.errors.ParamNotFound: no parameter at path '1.bais' in HybridSequential. Did you mean '1.bias', '0.bias'?
+    mxparams.errors.ParamNotFound: no parameter at path '1.bais' in HybridSequential.
+    Did you mean '1.bias', '0.bias'?
     """
     if not isinstance(path, str):
         raise TypeError(f"mp.get: path must be a str, a structural path such "
@@ -59,10 +60,12 @@ def get_block(block: gluon.Block, path: str) -> gluon.Block:
     >>> net.add(nn.Dense(3, in_units=2), inner)
     >>> mp.get_block(net, "1.0") is inner[0]
     True
-    >>> mp.get_block(net, "1.0.weight")
+    >>> mp.get_block(net, "1.0.weight")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    mxparams.errors.BlockNotFound: no block at path '1.0.weight' in HybridSequential: it is a parameter path; get the parameter with mp.get(block, '1.0.weight'), its block with mp.get_block(block, '1.0')
+    mxparams.errors.BlockNotFound: no block at path '1.0.weight' in HybridSequential:
+    it is a parameter path; get the parameter with mp.get(block, '1.0.weight'),
+    its block with mp.get_block(block, '1.0')
     """
     if not isinstance(path, str):
         raise TypeError(f"mp.get_block: path must be a str, a structural path "

@@ -39,6 +39,10 @@ class StatRow(NamedTuple):
 
 #: The statistics of a row (StatRow or WatchRow), in table order.
 _statistics = operator.attrgetter(*STAT_FIELDS)
+#: _arrays.Stats, or None for each field before initialization.
+_MaybeStats = tuple[float | None, float | None, float | None, float | None,
+                    float | None, float | None, int | None, int | None]
+_NO_STATS: _MaybeStats = (None, None, None, None, None, None, None, None)
 
 
 def _stat_cells(row) -> list[str]:
@@ -69,11 +73,11 @@ class Stats(Tabular):
         found = _arrays.entries(block, select, grads, "stats")
         values = _arrays.first_copy_stats(found)
         self.grads = bool(grads)
-        self.rows: tuple[StatRow, ...] = tuple(
-            StatRow(e.path, e.kind, e.shape,
-                    *(v if v is not None else (None,) * len(STAT_FIELDS)),
-                    tied_to=e.tied_to)
-            for e, v in zip(found, values))
+        rows = []
+        for e, v in zip(found, values, strict=True):
+            stats: _MaybeStats = _NO_STATS if v is None else v
+            rows.append(StatRow(e.path, e.kind, e.shape, *stats, tied_to=e.tied_to))
+        self.rows: tuple[StatRow, ...] = tuple(rows)
         self.multi_device: list[str] = _arrays.multi_device(found)
         self.uninitialized: list[str] = list(dict.fromkeys(
             r.path for r in self.rows if r.mean is None))
@@ -205,9 +209,9 @@ class Watch(Tabular):
                 f"Watch.record: {len(missing)} parameter(s) are not "
                 f"initialized yet, e.g. {missing[0]!r}; call initialize() and "
                 "run one forward pass before recording")
-        self.rows.extend(WatchRow(step, e.path, e.kind, *values)
-                         for e, values in zip(found,
-                                              _arrays.first_copy_stats(found)))
+        for e, values in zip(found, _arrays.first_copy_stats(found), strict=True):
+            assert values is not None  # every one is initialized (checked above)
+            self.rows.append(WatchRow(step, e.path, e.kind, *values))
 
     def series(self, path: str, field: str = "norm",
                kind: str = "data") -> tuple[list[int], list]:

@@ -7,7 +7,7 @@ import numbers
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Union
+from typing import TypeAlias
 
 import numpy
 from mxnet import gluon
@@ -19,7 +19,7 @@ from .errors import ParamNotFound, did_you_mean, examples, quoted_names
 #: What ``select`` accepts: a regular expression matched from the start of
 #: the path (``re.match``), a list of such (any may match), or a callable
 #: ``f(path, param) -> bool``.
-Select = Union[str, Sequence[str], Callable[[str, gluon.Parameter], bool], None]
+Select: TypeAlias = str | Sequence[str] | Callable[[str, gluon.Parameter], bool] | None
 
 
 def _check_block(block: object, func: str) -> gluon.Block:
@@ -77,7 +77,7 @@ def shapes_agree(a: tuple | None, b: tuple | None) -> bool:
     if a is None or b is None:
         return True
     return len(a) == len(b) and all(x is None or y is None or x == y
-                                    for x, y in zip(a, b))
+                                    for x, y in zip(a, b, strict=True))
 
 
 def check_count(value: object, name: str, func: str, meaning: str,
@@ -95,6 +95,7 @@ def check_count(value: object, name: str, func: str, meaning: str,
     if value is None and optional:
         return
     check_int(value, name, func, meaning, optional)
+    assert isinstance(value, numbers.Integral)  # check_int raised otherwise
     if value < 1:
         raise ValueError(f"{func}: {name} counts {meaning}, got {value}")
 
@@ -149,11 +150,12 @@ def check_callable(value: object, name: str, func: str, meaning: str,
                    optional: bool = False) -> None:
     """``value`` can be called (or is None when ``optional``).
 
-    >>> check_callable(5, "progress", "inspect_checkpoint",
+    >>> check_callable(5, "progress", "inspect_checkpoint",  # doctest: +NORMALIZE_WHITESPACE
     ...                "progress(n) is called with the bytes read", True)
     Traceback (most recent call last):
     ...
-    TypeError: inspect_checkpoint: progress must be a function or None (progress(n) is called with the bytes read), got int 5
+    TypeError: inspect_checkpoint: progress must be a function or None
+    (progress(n) is called with the bytes read), got int 5
     """
     if (value is None and optional) or callable(value):
         return

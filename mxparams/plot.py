@@ -60,8 +60,8 @@ def plot_hist(block: gluon.Block, *, select: Select = None, grads: bool = False,
         raise ValueError(f"plot_hist: select={select!r} matches no parameter "
                          "path; list them with mp.collect(block).keys()")
     # One panel per Parameter: tied paths share it and its title.
-    names: dict[str, list[str]] = {}
-    params = {}
+    names: dict[tuple[str, str], list[str]] = {}
+    params: dict[tuple[str, str], gluon.Parameter] = {}
     for e in found:
         if e.kind == "data":  # every path has a data entry
             names.setdefault(e.group, []).append(e.path)
@@ -216,7 +216,7 @@ def _watch_figure(plt, watch: Watch, field: str, recorded: dict, chosen):
     fig, axes = plt.subplots(1, len(kinds), squeeze=False,
                              figsize=(5.0 * len(kinds), 3.4))
     plt.close(fig)  # returned, not shown (see plot_hist)
-    for ax, kind in zip(axes.flat, kinds):
+    for ax, kind in zip(axes.flat, kinds, strict=True):
         for path in dict.fromkeys(p for k, p in recorded if k == kind):
             if path in chosen:
                 steps, values = watch.series(path, field, kind)

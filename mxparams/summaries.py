@@ -51,7 +51,7 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
 
     groups: dict[str, list[tuple[Row, str, str]]] = {}
     order: list[tuple[str, Row | None]] = []
-    for row, site in zip(rows, sites):
+    for row, site in zip(rows, sites, strict=True):
         key = block_at_depth(site)
         if key is None:
             order.append((row.path, row))
@@ -70,10 +70,10 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
             out.append(row)
             continue
         members = groups[key]
-        seen = {}
+        seen: dict[str, Row] = {}
         for r, pid, _ in members:
             seen.setdefault(pid, r)
-        sizes = [r.elements for r in seen.values()]
+        sizes = [r.elements for r in seen.values() if r.elements is not None]
         dtypes = {r.dtype for r, _, _ in members}
         flags = {r.trainable for r, _, _ in members}
         tied = dict.fromkeys(t for _, _, t in members if t and t != key)
@@ -81,7 +81,7 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
         out.append(Row(
             key, type(nodes[key].block).__name__, None,
             dtypes.pop() if len(dtypes) == 1 else "mixed",
-            None if None in sizes else sum(sizes),
+            sum(sizes) if len(sizes) == len(seen) else None,
             flags.pop() if len(flags) == 1 else None,
             ", ".join(tied), tensors=len(members), devices=tuple(devices)))
     return tuple(out)
@@ -206,9 +206,9 @@ class Summary(Tabular):
             # Each device holds its own copy; the totals count one.
             footer = [(k, v + " per copy" if k == "Memory" else v)
                       for k, v in footer]
-        return Table(columns, list(zip(*cells)), footer,
+        return Table(columns, list(zip(*cells, strict=True)), footer,
                      known_widths=[max(len(c.title), max(map(len, cell), default=0))
-                             for c, cell in zip(columns, cells)])
+                             for c, cell in zip(columns, cells, strict=True)])
 
     def _footer(self) -> list[tuple[str, str]]:
         counts = f"{self.paths} path{'s' * (self.paths != 1)}, {self.unique} unique"

@@ -45,28 +45,32 @@ class Tree(Tabular):
         for site in found.sites().values():
             size = elements(site.shape)
             owned.setdefault(site.owner_path, []).append(site)
-            path = site.owner_path
+            at: str | None = site.owner_path
             # Ends at the root: block paths are unique and each is longer
             # than its parent's, or the walk raised StructureError.
-            while path is not None:
-                below[path][site.first] = size
-                path = nodes[path].parent
+            while at is not None:
+                below[at][site.first] = size
+                at = nodes[at].parent
         kids: dict[str, list[str]] = {}
         for path, node in nodes.items():
             if node.parent is not None:
                 kids.setdefault(node.parent, []).append(path)
 
         def count(path: str) -> int | None:
-            sizes = below[path].values()
-            return None if None in sizes else sum(sizes)
+            total = 0
+            for size in below[path].values():
+                if size is None:
+                    return None
+                total += size
+            return total
 
         def under(path: str, level: int) -> list[tuple]:
             """What to draw under block ``path``: its own parameters (with
             ``params``), then its children; (site, child, level, last)."""
             if depth is not None and level >= depth:
                 return []
-            shown = ([(site, None) for site in owned.get(path, ())] if params
-                     else [])
+            shown: list[tuple[_compat.Site | None, str | None]] = (
+                [(site, None) for site in owned.get(path, ())] if params else [])
             shown += [(None, child) for child in kids.get(path, ())]
             return [(site, child, level + 1, i == len(shown) - 1)
                     for i, (site, child) in enumerate(shown)]
@@ -95,7 +99,8 @@ class Tree(Tabular):
 
     def labels(self) -> list[str]:
         """Each row's text in the Block column, branches drawn."""
-        out, open_levels = [], []  # open_levels[i]: level i+1 has more below
+        out: list[str] = []
+        open_levels: list[bool] = []  # open_levels[i]: level i+1 has more below
         for r in self.rows:
             if r.kind == "block":
                 text = f"{r.name}: {r.type}" if r.level else r.type
@@ -114,7 +119,7 @@ class Tree(Tabular):
     def table(self) -> Table:
         return Table([Column("Block"), Column("Elements", right=True)],
                      [(label, fmt_int(r.elements))
-                      for label, r in zip(self.labels(), self.rows)])
+                      for label, r in zip(self.labels(), self.rows, strict=True)])
 
 
 def tree(block: gluon.Block, *, depth: int | None = None,

@@ -76,7 +76,7 @@ def test_save_replaces_atomically_and_cleans_stale_temps(tmp_path, saved):
     assert not stale.exists()  # its process is gone
     assert ours.exists() and other.exists()  # alive / another target
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [".net.params.mxparams-tmp.%d.0badc0de" % os.getpid(),
+        [f".net.params.mxparams-tmp.{os.getpid()}.0badc0de",
          ".other.params.mxparams-tmp.1.0badc0de", "net.params"])
 
 
@@ -254,7 +254,7 @@ def test_global_names_map_when_attribute_and_shape_are_unique(tmp_path):
              "hybridsequential7_dense13_weight", "hybridsequential7_dense13_bias"]
     path = tmp_path / "names.params"
     # Reversed file order: the mapping must not depend on order.
-    _write(path, dict(reversed(list(zip(names, expected().values())))))
+    _write(path, dict(reversed(list(zip(names, expected().values(), strict=True)))))
     for deferred in (False, True):
         net = compat_net(deferred)
         net.initialize()

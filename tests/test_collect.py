@@ -258,7 +258,9 @@ def test_an_empty_selection_of_a_selection_counts_what_it_chose_from():
         "select='.*weight' matches none of the 2 paths",
         "the paths are structural, such as '0.bias', '1.bias'"]
     named = mp.collect(net, select=lambda path, p: False).empty_reason()
-    assert named[0] == "select=<function test_an_empty_selection_of_a_selection_counts_what_it_chose_from.<locals>.<lambda>> matches none of the 4 paths"
+    assert named[0] == (
+        "select=<function test_an_empty_selection_of_a_selection_counts_what_it_chose_from"
+        ".<locals>.<lambda>> matches none of the 4 paths")
 
 
 def test_only_a_selection_explains_emptiness():

@@ -63,7 +63,7 @@ def test_every_function_agrees_with_gluon(name, tmp_path):
     assert s.unique == len(sizes) and s.pending == len(sizes) - len(known)
     assert s.known_elements == sum(known)
     assert s.total == (sum(known) if len(known) == len(sizes) else None)
-    for row, param in zip(s.rows, truth.values()):
+    for row, param in zip(s.rows, truth.values(), strict=True):
         if _compat.is_initialized(param):
             assert row.elements == param.data().size
             assert row.shape == tuple(param.data().shape)

@@ -157,7 +157,8 @@ def test_errors_come_before_drawing():
         mp.plot_hist(net, bins=0)
     with pytest.raises(ValueError, match="plot_hist: columns counts panels per row, from 1, got 0"):
         mp.plot_hist(net, columns=0)
-    with pytest.raises(TypeError, match=r"plot_hist: bins must be an int \(histogram bins, from 1\), got float 2.5"):
+    with pytest.raises(TypeError, match=r"plot_hist: bins must be an int "
+                                        r"\(histogram bins, from 1\), got float 2.5"):
         mp.plot_hist(net, bins=2.5)
     with pytest.raises(TypeError, match="mp.plot_hist expects a Gluon Block"):
         mp.plot_hist(net[0].weight)
@@ -174,7 +175,7 @@ def test_plot_watch_draws_every_recorded_series():
         watch.record(step)
     fig = mp.plot_watch(watch)
     assert drawn(fig) == ["norm of the values", "norm of the gradients"]
-    for ax, kind in zip(fig.axes, ("data", "grad")):
+    for ax, kind in zip(fig.axes, ("data", "grad"), strict=True):
         lines = ax.get_lines()
         assert [line.get_label() for line in lines] == ["0.weight", "1.weight"]
         for line in lines:
@@ -183,7 +184,7 @@ def test_plot_watch_draws_every_recorded_series():
             assert line.get_ydata().tolist() == values
     assert (png(fig)[..., :3] < 0.5).mean() > 0.001
     only = mp.plot_watch(watch, field="max", select="1")
-    assert [[l.get_label() for l in ax.get_lines()] for ax in only.axes] == [
+    assert [[line.get_label() for line in ax.get_lines()] for ax in only.axes] == [
         ["1.weight"], ["1.weight"]]
 
 

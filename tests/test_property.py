@@ -155,7 +155,7 @@ def test_random_networks(spec, init, data, tmp_path):
     assert summary.paths == len(params) and summary.unique == len(unique)
     assert [r.path for r in summary.rows] == list(params)
     firsts = {}
-    for row, param in zip(summary.rows, params.values()):
+    for row, param in zip(summary.rows, params.values(), strict=True):
         first = firsts.setdefault(id(param), row.path)
         assert row.tied_to == ("" if first == row.path else first)
         assert row.trainable == (param.grad_req != "null")

@@ -20,7 +20,7 @@ def data_parallel_step(net, trainer):
     x, y = uniform(4, 20), uniform(4, 10)
     with autograd.record():
         losses = [loss(net(x[i:i + 2].copyto(d)), y[i:i + 2].copyto(d))
-                  for i, d in zip((0, 2), DEVICES)]
+                  for i, d in zip((0, 2), DEVICES, strict=True)]
     for value in losses:
         value.backward()
     trainer.step(4)

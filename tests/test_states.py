@@ -156,7 +156,7 @@ def same(a: dict, b: dict) -> bool:
     return list(a) == list(b) and all(
         len(a[k]) == len(b[k]) and all(
             x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
-            for x, y in zip(a[k], b[k])) for k in a)
+            for x, y in zip(a[k], b[k], strict=True)) for k in a)
 
 
 def scramble(net) -> None:

@@ -19,7 +19,7 @@ SPECIAL = numpy.array([numpy.nan, numpy.inf, -numpy.inf, -0.0, 0.0, 1e-8,
 def fill(net):
     """Deterministic float32 values (numpy-made, so the same everywhere),
     one magnitude per parameter; gradients get another pattern."""
-    for i, (path, param) in enumerate(mp.collect(net).items()):
+    for i, param in enumerate(mp.collect(net).values()):
         n = int(numpy.prod(param.shape))
         values = numpy.sin(numpy.arange(n) * (i + 1.5)) * 10.0 ** (i - 2)
         mp.set_data(param, values.reshape(param.shape).astype("float32"))

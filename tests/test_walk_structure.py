@@ -9,6 +9,7 @@ these (``register_child`` takes any name and any block, the block itself
 included), so every case runs on both.  Each call runs under a time limit:
 a regression to an endless walk fails here instead of hanging the suite.
 """
+import itertools
 import signal
 
 import numpy
@@ -155,7 +156,7 @@ def nested(levels, last=None):
     """``levels`` HybridSequentials each the child 'n' of the one above;
     the innermost holds ``last`` if given.  (outermost, all of them)"""
     blocks = [nn.HybridSequential() for _ in range(levels)]
-    for outer, inner in zip(blocks, blocks[1:]):
+    for outer, inner in itertools.pairwise(blocks):
         outer.register_child(inner, "n")
     if last is not None:
         blocks[-1].register_child(last, "n")

@@ -107,7 +107,7 @@ def test_a_changed_parameter_is_found_by_path_on_every_rank():
         "was changed on any worker.")
     # Servers whose optimizer loses the flags (here SGD at learning rate 0)
     # make both calls fail on every rank instead of reporting nothing.
-    for func, message in zip(["check_replicas", "sync_replicas"], r["lost"]):
+    for func, message in zip(["check_replicas", "sync_replicas"], r["lost"], strict=True):
         assert message.startswith(
             f"mp.{func}: the kvstore's servers run an optimizer that does not "
             "carry flags: a pushed 1 came back as 0, a 0 as 0 (a learning rate "

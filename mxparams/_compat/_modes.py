@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import math
+from typing import Any
 
 import mxnet as mx
 import numpy
@@ -153,11 +154,12 @@ _STAGING_DTYPES = frozenset(["float16", "float32", "float64", "uint8", "int8",
                              "int32", "int64"])
 
 
-def staging_arrays(specs: list[tuple[tuple, numpy.dtype]]) -> list:
+def staging_arrays(specs: list[tuple[tuple | None, numpy.dtype]]
+                   ) -> list[tuple[Any, memoryview] | None]:
     """For each (shape, dtype): an MXNet array on the CPU and a writable
     view of its bytes, to read a file straight into; None where a NumPy
     array must do (another dtype, a byte order that is not the host's,
-    an empty shape).
+    an empty shape or None).
 
     The arrays come from MXNet's own storage pool, as those of Gluon's
     ``load_parameters`` do: it keeps memory that freed arrays (the
@@ -167,7 +169,7 @@ def staging_arrays(specs: list[tuple[tuple, numpy.dtype]]) -> list:
     MXNet's C API (the same in 1.x and 2.x) gives the address; the view
     is used only while the array is held.
     """
-    out = []
+    out: list[tuple[Any, memoryview] | None] = []
     for shape, dtype in specs:
         dtype = numpy.dtype(dtype)
         if (dtype.name not in _STAGING_DTYPES or not dtype.isnative
@@ -226,7 +228,7 @@ def copy_into(param: gluon.Parameter, value) -> None:
             else:
                 as_storage_of(value, array).copyto(array)
         return
-    for array, device in zip(param._data, _line.list_devices(param)):
+    for array, device in zip(param._data, _line.list_devices(param), strict=True):
         # 'cpu', 'cpu_pinned', 'cpu_shared': host memory; a row_sparse
         # array has no buffer of the whole (it refuses the copy).
         if (device.device_type.startswith("cpu")

@@ -49,8 +49,9 @@ def display_shape(block: gluon.Block | None, attr: str,
     data = param._data
     if data:
         return tuple(data[0].shape)
-    if (_line.CONV_SHAPE_NEEDS_IN_CHANNELS and shape is not None and attr == "weight"
-            and isinstance(block, _line.CONV_CLASS) and block._in_channels):
+    conv = _line.CONV_CLASS  # not None where CONV_SHAPE_NEEDS_IN_CHANNELS
+    if (_line.CONV_SHAPE_NEEDS_IN_CHANNELS and conv is not None and shape is not None
+            and attr == "weight" and isinstance(block, conv) and block._in_channels):
         filled = list(shape)
         if block._op_name == "convolution":
             axis = block._layout.find("C")

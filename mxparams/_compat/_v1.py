@@ -6,6 +6,7 @@ fact carries the section of ``docs/compatibility.md`` where it was measured.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from mxnet import gluon
 
@@ -20,7 +21,7 @@ ND_MODE_SUPPORTED = True
 # §4: convolution layers know their weight's input channels from
 # ``in_channels`` at construction; nothing to fill in for display.
 CONV_SHAPE_NEEDS_IN_CHANNELS = False
-CONV_CLASS: type | None = None
+CONV_CLASS: type[Any] | None = None  # an MXNet class (MXNet has no stubs)
 
 # §7: no ``Block.share_parameters``; tying is done on the structures that
 # 1.x's own ``params=`` sharing ends up with (see ``share``).

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import mxnet as mx
 from mxnet import gluon
@@ -27,7 +28,8 @@ ND_MODE_SUPPORTED = False
 # dimension unknown until the first forward pass even when
 # ``in_channels`` was given.  For display it is filled in from the layer's
 # settings (``_params.display_shape``); the Parameter is never touched.
-CONV_CLASS: type | None = getattr(gluon.nn.conv_layers, "_Conv", None)
+# An MXNet class (MXNet has no stubs): isinstance() narrows to Any.
+CONV_CLASS: type[Any] | None = getattr(gluon.nn.conv_layers, "_Conv", None)
 CONV_SHAPE_NEEDS_IN_CHANNELS = (CONV_CLASS is not None
                                 and hasattr(CONV_CLASS, "pre_infer"))
 

@@ -164,7 +164,7 @@ _DEFAULT_COLLECT = inspect.unwrap(gluon.Block._collect_params_with_prefix)
 _OWN_TRAVERSAL: dict[type, bool] = {}
 
 
-def _own_traversal(cls: type) -> bool:
+def _own_traversal(cls: type[gluon.Block]) -> bool:
     """Whether ``cls`` replaces Gluon's traversal with keys of its own.
 
     1.x fused RNN layers return ``_unfused.0.l_cell.i2h_weight`` for their
@@ -254,7 +254,8 @@ class Walk:
         depth_of: dict[int, int] = {}
         seen_at, deep = depth_of.get, _CYCLE_LEVEL
         dotted = False  # a child name holds '.': paths may meet
-        stack = [("", root, None, "", 0, None)]
+        stack: list[tuple[str, gluon.Block, str | None, str, int, str | None]] = [
+            ("", root, None, "", 0, None)]
         pop, push, record, ref = stack.pop, stack.append, order.append, weakref.ref
         while stack:
             entry = pop()
@@ -336,7 +337,8 @@ class Walk:
 
     def _build_sites(self) -> dict[str, Site]:
         sites: dict[str, Site] = {}
-        first_of = {}.setdefault
+        firsts: dict[int, str] = {}  # id of a Parameter -> its first path
+        first_of = firsts.setdefault
         own_keys = self._own_keys
         # Loops written out (no generators, no helper calls for a known
         # shape): this runs once per parameter of the network.
@@ -357,7 +359,7 @@ class Walk:
             # block's subtree by identity; keys it invents stay its own.
             keys, subtree = own_keys[path]
             nodes = self.nodes
-            known = {}
+            known: dict[int, tuple[gluon.Block, str, str]] = {}
             for node_path in subtree:
                 node = nodes[node_path].block
                 for attr, param in node._reg_params.items():
@@ -376,7 +378,9 @@ class Walk:
         # (the walk raised StructureError otherwise).
         nodes = self.nodes
         while nodes[path].level > level:
-            path = nodes[path].parent
+            parent = nodes[path].parent
+            assert parent is not None  # only the root, at level 0, has none
+            path = parent
         return path
 
 

@@ -108,7 +108,7 @@ def stale_temps(target) -> list[str]:
     """Temporary files of earlier saves to ``target`` whose process is gone."""
     directory, base = os.path.split(os.path.abspath(file_name(target)))
     prefix = f".{base}{TEMP_TAG}"
-    found = []
+    found: list[str] = []
     try:
         names = os.listdir(directory)
     except OSError:

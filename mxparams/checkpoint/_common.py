@@ -123,7 +123,7 @@ class StoredArray:
     def read(self) -> numpy.ndarray:
         raw = numpy.empty(self.nbytes, numpy.uint8)
         if raw.size:
-            self._source.readinto(self._offset, memoryview(raw))
+            self._source.readinto(self._offset, raw.data)
         return self._finish(raw)
 
     def _finish(self, raw: numpy.ndarray) -> numpy.ndarray:
@@ -161,8 +161,8 @@ class StoredRows(StoredArray):
         rows = (count,) + self.shape[1:]
         values = numpy.empty(math.prod(rows) * self.dtype.itemsize, numpy.uint8)
         index = numpy.empty(count * index_dtype.itemsize, numpy.uint8)
-        self._source.readinto_many([p for p in ((self._offset, memoryview(values)),
-                                                (at, memoryview(index)))
+        self._source.readinto_many([p for p in ((self._offset, values.data),
+                                                (at, index.data))
                                     if len(p[1])])
         values = values.view(self.dtype).reshape(rows)
         index = index.view(index_dtype)
@@ -193,7 +193,7 @@ def file_name(path) -> str:
 
 def _named(name: str, keys: list, arrays: list) -> dict:
     out = {}
-    for key, array in zip(keys, arrays):
+    for key, array in zip(keys, arrays, strict=True):
         if key in out:
             raise CheckpointError(name, f"corrupt: the key {key!r} appears twice")
         if array is None:

@@ -66,11 +66,11 @@ def read_all(arrays: list) -> list:
     staging = _compat.staging_arrays([(None if a._fortran else a.shape, a.dtype)
                                       for _, a in stored])
     parts, in_numpy = [], []
-    for (i, a), staged in zip(stored, staging):
+    for (i, a), staged in zip(stored, staging, strict=True):
         if staged is None:
             raw = numpy.empty(a.nbytes, numpy.uint8)
             in_numpy.append((i, a, raw))
-            view = memoryview(raw)
+            view = raw.data
         else:
             out[i], view = staged
         if len(view):

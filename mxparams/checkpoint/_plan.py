@@ -9,8 +9,8 @@ written, so a refused load changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import NamedTuple, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple, TypeAlias
 
 from .. import _compat
 from .._arrays import difference
@@ -23,7 +23,7 @@ _EXPORT_PREFIXES = ("arg:", "aux:")
 
 #: What ``rename=`` of :func:`load` accepts: {file key: path or None}, or a
 #: function of the file key giving the path (None drops the key).
-Rename = Union[Mapping, Callable[[str], str | None], None]
+Rename: TypeAlias = Mapping | Callable[[str], str | None] | None
 
 
 def _strip_export_prefixes(name: str, keys) -> dict[str, str]:
@@ -79,7 +79,8 @@ def _renamed(name: str, arrays: dict, origin: dict, rename: Rename
         raise TypeError(f"rename must be a mapping {{file key: path}} or a "
                         f"function key -> path (None drops the key), got "
                         f"{type(rename).__name__}")
-    out, new_origin, by_rename, dropped, source = {}, {}, {}, [], {}
+    out, new_origin, by_rename, dropped = {}, {}, {}, []
+    source: dict[str, str] = {}  # path -> the file key that gives it
     for key, array in arrays.items():
         new = new_of(key)
         if new is None:
@@ -109,7 +110,8 @@ class _Plan(NamedTuple):
     unexpected: list  # short file keys that fit no parameter
     ambiguous: list   # short file keys that fit several
     renamed: dict     # short file key -> path, for keys mapped by name
-    conflicts: tuple = ()  # (path, first path): tied paths the file disagrees on
+    # (path, first path): tied paths the file disagrees on
+    conflicts: Sequence[tuple[str, str]] = ()
 
 
 def _plan(keys: dict, arrays: dict, sites: dict) -> _Plan:
@@ -155,7 +157,7 @@ def _plan_by_names(keys, shapes, sites) -> _Plan:
     assignment is possible, whatever order the file has.
     """
     firsts = {s.first: s for s in sites.values() if s.first == s.path}
-    by_name = {}
+    by_name: dict[str, str] = {}  # global name -> path
     for site in firsts.values():
         global_name = _compat.global_name(site.param)
         if global_name is not None:
@@ -177,7 +179,7 @@ def _plan_by_names(keys, shapes, sites) -> _Plan:
         else:
             groups[parts[1]][1].append(key)
     chosen, ambiguous = {}, []
-    for attr, (candidates_, found) in groups.items():
+    for candidates_, found in groups.values():
         if len(candidates_) == 1 and len(found) == 1:
             chosen[candidates_[0]] = found[0]  # the only candidate either way
             continue

@@ -73,7 +73,9 @@ def save(block: gluon.Block, file, *, format: str | None = None,
         write(file, {key: _compat.data_copies(param)[0]
                            for key, param in params.items()})
         return
-    stored, tied, first_of = {}, {}, {}
+    stored = {}
+    tied: dict[str, list[str]] = {}  # first path -> the other paths
+    first_of: dict[int, str] = {}  # id of a Parameter -> its first path
     for key, param in params.items():
         first = first_of.setdefault(id(param), key)
         if first == key:
@@ -292,10 +294,12 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     True
     >>> bigger = mlp()
     >>> bigger.add(nn.Dense(1, in_units=1))
-    >>> mp.load(bigger, path)  # doctest: +ELLIPSIS
+    >>> mp.load(bigger, path)  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    mxparams.errors.CheckpointError: checkpoint '...mlp.params': cannot load into HybridSequential: missing from the file: '2.weight', '2.bias'. Nothing was loaded; strict=False loads the 4 parameters that match
+    mxparams.errors.CheckpointError: checkpoint '...mlp.params': cannot load into
+    HybridSequential: missing from the file: '2.weight', '2.bias'. Nothing was loaded;
+    strict=False loads the 4 parameters that match
 
     A file whose keys name the layers differently:
 
@@ -306,7 +310,8 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     ...            "fc.bias": numpy.zeros(3, "float32")}, other)
     >>> layer = nn.HybridSequential()
     >>> layer.add(nn.Dense(3, in_units=2))
-    >>> print(mp.load(layer, other, rename=lambda key: key.replace("fc.", "0.")))  # doctest: +ELLIPSIS
+    >>> print(mp.load(layer, other,
+    ...               rename=lambda key: key.replace("fc.", "0.")))  # doctest: +ELLIPSIS
     File     ...other.safetensors
     Loaded   2 of 2 parameters
     Renamed  2 keys by rename=, e.g. 'fc.bias' -> '0.bias'
@@ -404,7 +409,7 @@ def _load_arrays(block: gluon.Block, sites: dict, name: str | None, fmt: str,
     ready = [(path_, param, value, None if _compat.is_initialized(param)
               else _compat.as_array_of(param, value))
              for (path_, param, _), value in zip(
-                 good, read_all([value for _, _, value in good]))]
+                 good, read_all([value for _, _, value in good]), strict=True)]
     loaded = [path_ for path_, *_ in ready]
     # In-place writes are an error inside autograd.record() (compatibility §6).
     with autograd.pause():

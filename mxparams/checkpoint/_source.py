@@ -146,7 +146,7 @@ class Source:
             else:
                 with ThreadPoolExecutor(threads) as pool:
                     short = [p for p, cut in zip(pieces, pool.map(
-                        lambda p: self._fill(*p), pieces)) if cut]
+                        lambda p: self._fill(*p), pieces), strict=True) if cut]
         except OSError as err:
             raise _os_error(self.name, err) from None
         self.check()
@@ -227,14 +227,15 @@ class IndexCopy:
     """
 
     def __init__(self, source: Source, index: bytes):
-        self._fd, self.path, self._temp = _memfd()
+        fd, self.path, self._temp = _memfd()
+        self._fd: int | None = fd
         try:
             written = 0
             while written < len(index):
-                written += os.write(self._fd, index[written:])
-            os.ftruncate(self._fd, source.size)
+                written += os.write(fd, index[written:])
+            os.ftruncate(fd, source.size)
             if self._temp is None:
-                _seal(self._fd)
+                _seal(fd)
         except BaseException:
             self.close()
             raise

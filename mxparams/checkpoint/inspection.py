@@ -32,7 +32,7 @@ class FileArray(NamedTuple):
 
 
 def _entry(key: str, array: numpy.ndarray) -> FileArray:
-    stats = (None, None, None)
+    stats: tuple[float | None, float | None, float | None] = (None, None, None)
     if array.size:
         stats = (float(array.min()), float(array.max()),
                  float(array.mean(dtype=numpy.float64)))

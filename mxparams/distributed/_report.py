@@ -4,6 +4,7 @@ job.  Its own module because ``replicas`` and ``workers`` both build it
 and ``replicas`` imports ``workers``."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from .._table import Column, Table, Tabular, fmt_float, fmt_int
@@ -54,7 +55,7 @@ class ReplicaReport(Tabular):
     def __init__(self, rows, compared: int, *, kvstore_type: str | None = None,
                  workers: int = 1, rank: int = 0, complete: bool = True,
                  only_on: dict | None = None, measured: bool = True,
-                 keys: tuple = ()):
+                 keys: Sequence[int] = ()):
         self.rows: tuple[ReplicaRow, ...] = tuple(rows)
         self.compared = compared
         self.kvstore_type = kvstore_type

@@ -75,7 +75,8 @@ def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
                          "always compared value by value)")
     found = _arrays.entries(block, select, grads, "check_replicas")
     done: dict[tuple[str, str], list[tuple]] = {}
-    rows, compared = [], 0
+    rows: list[ReplicaRow] = []
+    compared = 0
     for e in found:
         arrays = _arrays.copies(e.param, e.kind)
         if len(arrays) < 2:
@@ -86,7 +87,7 @@ def check_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore | None = None,
             devices = _compat.devices(e.param)
             first = arrays[0].asnumpy()
             done[key] = []
-            for device, other in zip(devices[1:], arrays[1:]):
+            for device, other in zip(devices[1:], arrays[1:], strict=True):
                 diff, count = _arrays.difference(first, other.asnumpy())
                 if count:
                     done[key].append((str(device), str(devices[0]), diff,

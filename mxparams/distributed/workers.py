@@ -16,7 +16,8 @@ import hashlib
 import json
 import math
 import zlib
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import mxnet as mx
 import numpy
@@ -49,7 +50,7 @@ class _Local(NamedTuple):
     kind: str
     dtype: str
     shape: list | None     # None: not initialized (no data)
-    array: object          # the first copy (an MXNet array) or None
+    array: Any             # the first copy (an MXNet array: no stubs) or None
 
 
 def _local_entries(block, select, grads, func) -> list[_Local]:
@@ -76,7 +77,7 @@ def _fingerprint(values: numpy.ndarray) -> bytes:
         nan = numpy.isnan(values)
         if nan.any():
             values[nan] = numpy.nan
-    raw = memoryview(values).cast("B")
+    raw = values.data.cast("B")
     return (zlib.crc32(raw).to_bytes(4, "little")
             + zlib.adler32(raw).to_bytes(4, "little"))
 
@@ -125,9 +126,9 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
 
     # 1 (broadcast): the sizes of rank 0's table.
     blob = _structure(mine)
-    head = ex.broadcast(_to_pieces(len(blob).to_bytes(6, "little")
-                                   + len(mine).to_bytes(6, "little")), 6)
-    head = _from_pieces(head, 12)
+    head = _from_pieces(ex.broadcast(_to_pieces(len(blob).to_bytes(6, "little")
+                                                + len(mine).to_bytes(6, "little")), 6),
+                        12)
     blob_size, n0 = _u(head[:6]), _u(head[6:])
     # 2 (broadcast): rank 0's fingerprints and structure (paths, kinds,
     # dtypes, shapes).
@@ -179,18 +180,19 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
     numbers: dict[int, tuple[float, int]] = {}
     differ = [i for i in range(n0) if (all_codes[:, i] == 1).any()]
     if measured and differ:
-        sizes = [_elements(ref[i][3]) * numpy.dtype(ref[i][2]).itemsize
+        # Values differ only where the shapes agree and are known.
+        sizes = [math.prod(ref[i][3]) * numpy.dtype(ref[i][2]).itemsize
                  for i in differ]
         payload = None
         if rank == 0:
             payload = _to_pieces(b"".join(
                 by_name[tuple(ref[i][:2])].array.asnumpy().tobytes()
                 for i in differ))
-        got = _from_pieces(ex.broadcast(payload, (sum(sizes) + 1) // 2), sum(sizes))
+        values_of_0 = _from_pieces(ex.broadcast(payload, (sum(sizes) + 1) // 2), sum(sizes))
         offset = 0
-        for i, size in zip(differ, sizes):
+        for i, size in zip(differ, sizes, strict=True):
             if codes[i] == 1:
-                theirs = numpy.frombuffer(got[offset:offset + size], ref[i][2])
+                theirs = numpy.frombuffer(values_of_0[offset:offset + size], ref[i][2])
                 own = by_name[tuple(ref[i][:2])].array.asnumpy().ravel()
                 numbers[i] = _arrays.difference(theirs, own)
             offset += size
@@ -222,7 +224,7 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
             offset += 8 * size
         got = ex.bits(vector)
         offset = 0
-        for w, i, what, size in slots:
+        for w, i, _what, size in slots:
             details[w, i] = _from_bits(got[offset:offset + 8 * size])
             offset += 8 * size
     else:
@@ -235,20 +237,22 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
             problem = _CODES[int(all_codes[w, i])]
             if problem is None:
                 continue
-            diff = count = shapes = None
+            max_diff: float | None = None
+            differing: int | None = None
+            shapes: tuple[str, str] | None = None
             if problem == "values" and measured:
                 raw = details[w, i]
-                diff = float(numpy.frombuffer(raw[:8], numpy.float64)[0])
-                count = int(numpy.frombuffer(raw[8:], numpy.uint64)[0])
+                max_diff = float(numpy.frombuffer(raw[:8], numpy.float64)[0])
+                differing = int(numpy.frombuffer(raw[8:], numpy.uint64)[0])
             elif problem == "shape":
                 if sync:
-                    theirs = details[w, i].rstrip(b"\0").decode(errors="replace")
+                    their_shape = details[w, i].rstrip(b"\0").decode(errors="replace")
                 else:
                     e = by_name[(path, kind)]
-                    theirs = _shape_text(e.dtype, e.shape)
-                shapes = (_shape_text(dtype, shape), theirs)
-            rows.append(ReplicaRow(path, kind, f"rank {w}", "rank 0", diff,
-                                   count, _elements(shape), problem, w, shapes))
+                    their_shape = _shape_text(e.dtype, e.shape)
+                shapes = (_shape_text(dtype, shape), their_shape)
+            rows.append(ReplicaRow(path, kind, f"rank {w}", "rank 0", max_diff,
+                                   differing, _elements(shape), problem, w, shapes))
     report = ReplicaReport(rows, n0, kvstore_type=kv.type, workers=workers,
                            rank=rank, complete=sync, only_on=only_on,
                            measured=measured, keys=keys)
@@ -262,7 +266,7 @@ def check_workers(block: gluon.Block, kvstore: mx.kv.KVStore, select: Select,
 class SyncRow(NamedTuple):
     """A parameter that :func:`sync_replicas` set on every worker."""
     path: str
-    shape: tuple
+    shape: tuple | None  # None while unknown
     dtype: str
     tied_to: str    # first path of the same Parameter ('' if this)
 
@@ -273,7 +277,7 @@ class SyncReport(Tabular):
     and the kvstore ``keys`` it used."""
 
     def __init__(self, rows, method: str, workers: int, kvstore_type: str,
-                 reason: str, keys: tuple = ()):
+                 reason: str, keys: Sequence[int] = ()):
         self.rows: tuple[SyncRow, ...] = tuple(rows)
         self.method = method
         self.workers = workers
@@ -305,6 +309,16 @@ class SyncReport(Tabular):
 
 
 _MEAN_DTYPES = ("float16", "float32")
+
+
+def _held(local: list, structure: list) -> list[tuple[Any, str, list[int]]]:
+    """(first copy, dtype, shape) of each selected parameter, where every
+    one holds data (the workers' checks passed: nothing is None)."""
+    out = []
+    for (_, array), (_, dtype, shape) in zip(local, structure, strict=True):
+        assert array is not None and shape is not None
+        out.append((array, dtype, shape))
+    return out
 
 
 def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
@@ -393,21 +407,23 @@ def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
     if bad and sync:
         ex.skip()
     elif method == "mean":
+        held = _held(local, structure)
         vector = numpy.concatenate([a.asnumpy().astype(numpy.float32).ravel()
-                                    for _, a in local] or [numpy.zeros(0, numpy.float32)])
+                                    for a, _, _ in held] or [numpy.zeros(0, numpy.float32)])
         mean = ex.push_pull(vector) / numpy.float32(workers)
         new, offset = [], 0
-        for (_, a), (_, dtype, shape) in zip(local, structure):
+        for a, dtype, shape in held:
             new.append(mean[offset:offset + a.size].astype(dtype).reshape(shape))
             offset += a.size
     else:
         payload = None
         if rank == 0:
-            payload = _to_pieces(b"".join(a.asnumpy().tobytes() for _, a in local))
+            payload = _to_pieces(b"".join(a.asnumpy().tobytes()
+                                          for a, _, _ in _held(local, structure)))
         raw = _from_pieces(ex.broadcast(payload, (ref_total + 1) // 2), ref_total)
         new, offset = [], 0
         if not bad:
-            for (_, a), (_, dtype, shape) in zip(local, structure):
+            for a, dtype, shape in _held(local, structure):
                 n = a.size * numpy.dtype(dtype).itemsize
                 new.append(numpy.frombuffer(raw[offset:offset + n], dtype).reshape(shape))
                 offset += n
@@ -418,7 +434,7 @@ def sync_replicas(block: gluon.Block, *, kvstore: mx.kv.KVStore,
             "rank 0's in paths, shapes or dtypes, or are not initialized "
             "there; nothing was changed on any worker. mp.check_replicas("
             "block, kvstore=kv, select=...) names the differences")
-    for (e, _), value in zip(local, new):
+    for (e, _), value in zip(local, new, strict=True):
         _compat.copy_into(e.param, numpy.ascontiguousarray(value))
     if method == "mean":
         reason = "the servers sum pushes: they run no optimizer"

@@ -88,7 +88,9 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
         raise CheckpointError(name, f"corrupt: the header announces {count:,} "
                                     f"arrays but only {size - cursor.pos:,} "
                                     "bytes follow")
-    arrays = []
+    # Per array: None (an empty one) or (shape, dtype, offset of the data,
+    # None or the row-sparse indices: their offset, how many, their dtype).
+    arrays: list[tuple[tuple, numpy.dtype, int, tuple[int, int, numpy.dtype] | None] | None] = []
     np_shape = False
 
     def dims_of(ndim: int, where: str) -> tuple:
@@ -192,13 +194,17 @@ def _parse_nd_list(source: Source) -> tuple[str, dict]:
         raise CheckpointError(name, f"corrupt: {size - cursor.pos:,} unexpected "
                                     "bytes after the last name")
     index_read(name)
-    stored = [None if entry is None else
-              StoredArray(source, key, *entry[:3]) if entry[3] is None else
-              StoredRows(source, key, *entry)
-              for key, entry in zip(keys, arrays)]
-    fmt = (MXNET_ROW_SPARSE if any(isinstance(a, StoredRows) for a in stored)
+    records: list[StoredArray | None] = []
+    for key, entry in zip(keys, arrays, strict=True):
+        if entry is None:
+            records.append(None)
+            continue
+        shape, dtype, offset, index = entry
+        records.append(StoredArray(source, key, shape, dtype, offset) if index is None
+                       else StoredRows(source, key, shape, dtype, offset, index))
+    fmt = (MXNET_ROW_SPARSE if any(isinstance(a, StoredRows) for a in records)
            else MXNET_NP if np_shape else MXNET)
-    return fmt, _named(name, keys, stored)
+    return fmt, _named(name, keys, records)
 
 
 def _check_portable(target: str, arrays: dict) -> None:

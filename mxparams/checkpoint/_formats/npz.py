@@ -112,7 +112,7 @@ def _member_data(f, info: zipfile.ZipInfo, size: int, name: str) -> int:
 def _inflate(stream, dtype, elements: int, member: str, name: str) -> numpy.ndarray:
     """A compressed member's data, read in bounded chunks into its array."""
     array = numpy.empty(elements, dtype)
-    view = memoryview(array).cast("B")
+    view = array.data.cast("B")
     done = 0
     while done < len(view):
         got = stream.readinto(view[done:done + _CHUNK])

@@ -72,8 +72,8 @@ def _read_safetensors(source: Source) -> tuple[dict, dict, dict]:
                if key != "__metadata__"}
     arrays = {}
     for key, code, shape in sorted(headers, key=lambda h: _natural(h[0])):
-        dtype = _ST_DTYPES.get(code)
-        if dtype is None:
+        dtype_name = _ST_DTYPES.get(code)
+        if dtype_name is None:
             if code == "BF16":
                 raise CheckpointError(name, f"{key!r} is bfloat16, which MXNet's "
                                             "Python API cannot hold (dtype="
@@ -86,7 +86,7 @@ def _read_safetensors(source: Source) -> tuple[dict, dict, dict]:
                                         "convert it where it was written to "
                                         "one MXNet has (float16, float32, "
                                         "float64 or an integer type)")
-        dtype = numpy.dtype(dtype).newbyteorder("<")
+        dtype = numpy.dtype(dtype_name).newbyteorder("<")
         begin, end = offsets.get(key, (0, -1))
         if end - begin != math.prod(shape) * dtype.itemsize:
             # The package and json read the header differently (a key
