@@ -60,8 +60,9 @@ def imports(name: str, path: Path, top_level_only: bool = False) -> set[str]:
                 continue
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
-                found.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
-                          or (PACKAGE.parent / sub.replace(".", "/")).is_dir() else target)
+                place = PACKAGE.parent / sub.replace(".", "/")
+                is_module = place.with_suffix(".py").exists() or place.is_dir()
+                found.add(sub if is_module else target)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("mxparams"))
     return found
