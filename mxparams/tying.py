@@ -119,7 +119,5 @@ def tied_groups(block: gluon.Block) -> list[list[str]]:
     >>> mp.tied_groups(net)
     [['0.weight', '2.weight'], ['0.bias', '2.bias']]
     """
-    groups: dict[str, list[str]] = {}
-    for site in walk(block, "tied_groups").sites().values():
-        groups.setdefault(site.first, []).append(site.path)
+    groups = _compat.paths_by_parameter(walk(block, "tied_groups").sites())
     return [paths for paths in groups.values() if len(paths) > 1]

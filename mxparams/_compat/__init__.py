@@ -67,7 +67,7 @@ from ._params import (
                     set_values,
                     share,
 )
-from ._walk import Node, Site, Walk, walk
+from ._walk import Node, Site, Walk, paths_by_parameter, walk
 
 #: The installed MXNet's version, for messages only: no decision reads it.
 MXNET_VERSION: str = mx.__version__
@@ -81,7 +81,7 @@ __all__ = [
     "holds_np_arrays", "init_param", "initial_value", "is_hybridized",
     "is_initialized", "is_legacy_array", "is_mx_array", "is_pending",
     "keep_subnormals", "kvstore_keeps", "load_init", "make_constant",
-    "mode_array", "ones", "path_of_global_name", "raw_shape", "rollback",
+    "mode_array", "ones", "path_of_global_name", "paths_by_parameter", "raw_shape", "rollback",
     "save_portable", "set_mode", "set_values", "share", "split_global_name",
     "staging_arrays", "to_numpy", "walk",
 ]

@@ -16,7 +16,9 @@ GLOBAL_NAMES = True
 
 # §10: 1.x runs in numpy mode and in legacy nd mode (several model-zoo
 # networks only run in nd mode).
-ND_MODE_SUPPORTED = True
+# Told by the nd-era Block constructor, ``Block(prefix=None, params=None)``,
+# which went away in the same rewrite (2.x: ``Block()``).
+ND_MODE_SUPPORTED = "prefix" in gluon.Block.__init__.__code__.co_varnames
 
 # §4: convolution layers know their weight's input channels from
 # ``in_channels`` at construction; nothing to fill in for display.
@@ -25,7 +27,7 @@ CONV_CLASS: type[Any] | None = None  # an MXNet class (MXNet has no stubs)
 
 # §7: no ``Block.share_parameters``; tying is done on the structures that
 # 1.x's own ``params=`` sharing ends up with (see ``share``).
-SHARE_PARAMETERS = False
+SHARE_PARAMETERS = hasattr(gluon.Block, "share_parameters")
 
 # §12: 1.x has no switch for flushing subnormals and leaves the Python
 # thread alone.

@@ -21,7 +21,9 @@ GLOBAL_NAMES = False
 
 # §10: Gluon 2 is numpy-only: its Block rejects legacy mx.nd inputs and
 # builds mx.np parameters even after reset_np.
-ND_MODE_SUPPORTED = False
+# Told by the nd-era Block constructor, ``Block(prefix=None, params=None)``,
+# which went away in the same rewrite (2.x: ``Block()``).
+ND_MODE_SUPPORTED = "prefix" in gluon.Block.__init__.__code__.co_varnames
 
 # §4: convolution layers pre-infer their weight shape from kernel and
 # channels only (``_Conv.pre_infer``) and leave the input-channel
@@ -34,7 +36,7 @@ CONV_SHAPE_NEEDS_IN_CHANNELS = (CONV_CLASS is not None
                                 and hasattr(CONV_CLASS, "pre_infer"))
 
 # §7: blocks are tied after construction with Block.share_parameters.
-SHARE_PARAMETERS = True
+SHARE_PARAMETERS = hasattr(gluon.Block, "share_parameters")
 
 # §12: MXNet 2 flushes subnormal numbers to zero (FTZ/DAZ) on the threads
 # that run its operators (the Python thread with NaiveEngine) and has this

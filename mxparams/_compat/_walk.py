@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from mxnet import gluon
@@ -382,6 +383,19 @@ class Walk:
             assert parent is not None  # only the root, at level 0, has none
             path = parent
         return path
+
+
+def paths_by_parameter(sites: Mapping[str, Site]) -> dict[str, list[str]]:
+    """First path -> every path of the same Parameter, in walk order.
+
+    The one grouping of paths by Parameter identity (which the walk
+    records as ``Site.first``): tied groups, what a safetensors file
+    stores once, which paths a load fills from one value.
+    """
+    groups: dict[str, list[str]] = {}
+    for site in sites.values():
+        groups.setdefault(site.first, []).append(site.path)
+    return groups
 
 
 def walk(block: gluon.Block) -> Walk:

@@ -123,9 +123,7 @@ def _plan(keys: dict, arrays: dict, sites: dict) -> _Plan:
     used and the others must hold the same values (NaN equal to NaN), or
     they are conflicts.
     """
-    paths: dict[str, list[str]] = {}
-    for site in sites.values():
-        paths.setdefault(site.first, []).append(site.path)
+    paths = _compat.paths_by_parameter(sites)
     structural = (not keys or any(k in sites for k in keys)
                   or any("." in k for k in keys))
     if structural:

@@ -68,20 +68,17 @@ def save(block: gluon.Block, file, *, format: str | None = None,
     check_checkpoint_call("save", {"file": file})
     fmt = choose_format(file, format)
     user = _user_metadata(metadata, fmt)
-    params = _initialized(block, "save", "cannot save")
+    found = _initialized(block, "save", "cannot save")
+    params = found.params
     if fmt == "mxnet":
         write(file, {key: _compat.data_copies(param)[0]
                            for key, param in params.items()})
         return
-    stored = {}
-    tied: dict[str, list[str]] = {}  # first path -> the other paths
-    first_of: dict[int, str] = {}  # id of a Parameter -> its first path
-    for key, param in params.items():
-        first = first_of.setdefault(id(param), key)
-        if first == key:
-            stored[key] = _compat.data_copies(param)[0]
-        else:  # other frameworks have no ties: store the Parameter once
-            tied.setdefault(first, []).append(key)
+    # Other frameworks have no ties: each Parameter is stored once, under
+    # its first path, and the metadata lists its other paths.
+    groups = _compat.paths_by_parameter(found.sites())
+    stored = {first: _compat.data_copies(params[first])[0] for first in groups}
+    tied = {first: paths[1:] for first, paths in groups.items() if len(paths) > 1}
     metadata = {META_WRITER: __version__,
                 META_MXNET: _compat.MXNET_VERSION,
                 META_MODE: _compat.current_mode(),
@@ -115,9 +112,10 @@ def _user_metadata(metadata: object, fmt: str) -> dict[str, str]:
     return dict(metadata)
 
 
-def _initialized(block: gluon.Block, func: str, doing: str) -> dict:
-    """The paths and Parameters of ``block``, every one with data."""
-    params = walk(block, func).params
+def _initialized(block: gluon.Block, func: str, doing: str) -> _compat.Walk:
+    """The walk of ``block``, every Parameter of which has data."""
+    found = walk(block, func)
+    params = found.params
     pending = [p for p, param in params.items() if _compat.is_pending(param)]
     unset = [p for p, param in params.items() if not _compat.is_initialized(param)
              and p not in pending]
@@ -131,7 +129,7 @@ def _initialized(block: gluon.Block, func: str, doing: str) -> dict:
                            f"({examples(pending)}); run one forward pass")
         raise RuntimeError(f"{doing} {type(block).__name__}: parameters "
                            + "; ".join(reasons))
-    return params
+    return found
 
 
 def read_metadata(file) -> dict[str, str]:
@@ -177,14 +175,9 @@ def state_dict(block: gluon.Block) -> dict[str, numpy.ndarray]:
     >>> state["0.weight"].dtype.name, float(state["0.weight"].sum())
     ('float32', 6.0)
     """
-    params = _initialized(block, "state_dict", "state_dict: cannot read")
-    out: dict[str, numpy.ndarray] = {}
-    seen: set[int] = set()
-    for key, param in params.items():
-        if id(param) not in seen:
-            seen.add(id(param))
-            out[key] = _compat.to_numpy(_compat.data_copies(param)[0])
-    return out
+    found = _initialized(block, "state_dict", "state_dict: cannot read")
+    return {first: _compat.to_numpy(_compat.data_copies(found.params[first])[0])
+            for first in _compat.paths_by_parameter(found.sites())}
 
 
 class LoadReport(Tabular):
