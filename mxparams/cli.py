@@ -142,7 +142,57 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["mxnet", "safetensors"], default=None,
                    help="the output format, whatever the output's name "
                         "(default: safetensors for *.safetensors, else mxnet)")
+    nb = sub.add_parser("notebooks", help="check that notebooks' stored "
+                                          "outputs hold across MXNet versions "
+                                          "and CPUs",
+                        description="Notebook validation for CI (docs/notebooks.md).")
+    actions = nb.add_subparsers(dest="action", metavar="ACTION",
+                                parser_class=_Parser)
+    actions.required = True
+    p = actions.add_parser(
+        "check", help="run notebooks under every configuration and say, cell "
+                      "by cell, what drifts and why (exit 0: every stored output "
+                      "holds; 1: something drifts; 2: bad input)",
+        description="Each notebook runs in a fresh kernel on each interpreter, "
+                    "under each simulated CPU (the default one twice), compared "
+                    "with nbval's strict comparison.")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a notebook (.ipynb) or a folder of them")
+    p.add_argument("--python", action="append", default=[], metavar="PY",
+                   help="an interpreter with MXNet and ipykernel (repeatable; "
+                        "default: this one)")
+    p.add_argument("--cpu", action="append", default=[], metavar="NAME",
+                   help="a simulated CPU: default, sse41, avx2, no-onednn, "
+                        "1-thread, all, or NAME=VAR=VALUE,... (repeatable)")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                   help="per cell (default 600); a cell that takes longer is "
+                        "reported and the run goes on")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="configurations run at once (default: the cores)")
+    p.add_argument("--nbval-sanitize-with", default=None, metavar="FILE",
+                   help="nbval's sanitize file (regex:/replace: pairs)")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON (schema in docs/notebooks.md)")
     return parser
+
+
+def _notebooks_command(args) -> int:
+    from .notebooks import check
+    from .notebooks._run import ProbeError
+
+    def progress(text: str) -> None:
+        print(f"mxparams: {text}", file=sys.stderr, flush=True)
+
+    try:
+        report = check(args.paths, pythons=args.python, cpus=args.cpu,
+                       timeout=args.timeout, jobs=args.jobs,
+                       sanitize=args.nbval_sanitize_with,
+                       progress=progress if sys.stderr.isatty() else None)
+    except (ValueError, OSError, ProbeError) as err:
+        print(_error(str(err)), file=sys.stderr)
+        return 2
+    print(_json(report.to_dict()) if args.json else report)
+    return 1 if report else 0
 
 
 @contextlib.contextmanager
@@ -232,6 +282,8 @@ def _run(args) -> int:
     from .summaries import summary
     from .trees import tree
 
+    if args.command == "notebooks":
+        return _notebooks_command(args)
     if args.command in ("inspect", "diff", "convert"):
         try:
             return _checkpoint_command(args)
