@@ -12,8 +12,9 @@ noxfile.py gives them every version's Python in MXPARAMS_PYTHONS, and there
 a missing one fails.
 
 The ``cpu_matrix`` marker selects what ``tasks.py test`` runs again under
-every simulated CPU: every notebook cell (nbval), every doctest and every
-test that uses the ``golden`` fixture get it here, so a new one lands in
+every simulated CPU: every doctest and every test that uses the
+``golden`` fixture get it here (the notebooks' simulated CPUs are the
+session ``chapter``, one ``mxparams notebooks check``), so a new one lands in
 the matrix by itself; other tests that compare printed output or follow
 values through MXNet's kernels carry it explicitly.
 """
@@ -22,7 +23,6 @@ from importlib.metadata import version
 
 import pytest
 from _pytest.doctest import DoctestItem
-from nbval.plugin import IPyNbCell
 
 from mxparams import _compat
 
@@ -48,8 +48,10 @@ def mxnet_pythons() -> dict[str, str]:
 
 
 def prints_output(item) -> bool:
-    """Notebook cells, doctests and golden tests compare printed text."""
-    return (isinstance(item, (DoctestItem, IPyNbCell))
+    """Doctests and golden tests compare printed text.  (Notebook cells do
+    too; their simulated CPUs are one `mxparams notebooks check` of their
+    own, noxfile.py's session ``chapter``.)"""
+    return (isinstance(item, DoctestItem)
             or "golden" in getattr(item, "fixturenames", ()))
 
 

@@ -40,11 +40,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import nox
@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT / "ci"))
 import jupyter  # noqa: E402  (ci/jupyter.py: kernels and the lab command, stdlib only)
 
 nox.needs_version = ">=2025.5.1"
-nox.options.sessions = ["tests"]
+nox.options.sessions = ["tests", "chapter"]
 # A version whose environment cannot be made fails; it is never skipped.
 nox.options.error_on_missing_interpreters = True
 nox.options.error_on_external_run = True
@@ -244,19 +244,24 @@ def execute_notebooks(session: nox.Session, version: str, out: Path,
     return done.returncode == 0
 
 
-def check_notebooks(session: nox.Session, folder: Path,
-                    runs: list[tuple[str, str]]) -> bool:
-    """nbval (strict, as the test command runs it) on ``folder``'s notebooks
-    in each (version, cpu): the stored outputs must come out everywhere."""
-    ok = True
-    for version, cpu in runs:
-        done = capture(version, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                       "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
-                       str(folder), cpu=cpu)
-        last = (done.stdout.strip().splitlines() or ["no output"])[-1]
-        session.log(f"  nbval on MXNet {version}, {cpu}: {last}")
-        ok &= done.returncode == 0
-    return ok
+def notebooks_command(session: nox.Session, action: str, folder: Path,
+                      versions: Sequence[str], cpus: Sequence[str]) -> bool:
+    """``mxparams notebooks check|store`` (the project's own product) on
+    ``folder`` with every version's environment and the simulated CPUs
+    ``cpus`` (names of SIMULATED_CPUS, which are profiles of the same
+    names in mxparams.notebooks.profiles); its table is printed."""
+    args = ["-m", "mxparams", "notebooks", action, str(folder)]
+    for version in versions:
+        args += ["--python", str(env_python(version))]
+    for cpu in cpus:
+        args += ["--cpu", cpu]
+    done = capture(versions[0], *args)
+    print(done.stdout, end="", flush=True)
+    if done.returncode == 2:
+        sys.stderr.write(done.stderr)
+    session.log(f"  mxparams notebooks {action} on MXNet {', '.join(versions)}, "
+                f"CPUs {', '.join(['default', *cpus])}: exit {done.returncode}")
+    return done.returncode == 0
 
 
 @nox.session(venv_backend="none", requires=ENVS, default=False)
@@ -289,7 +294,7 @@ def demo(session: nox.Session) -> None:
         out = EXECUTED / f"mxnet-{version}"
         ok &= execute_notebooks(session, version, out)
         session.log(f"  executed copies in {out.relative_to(ROOT)}/")
-    ok &= check_notebooks(session, NOTEBOOKS, [(v, "default") for v in versions])
+    ok &= notebooks_command(session, "check", NOTEBOOKS, versions, [])
     session.log("to read them in JupyterLab: python3 tasks.py lab")
     if not (same and ok):
         session.error("the versions' outputs differ" if not same
@@ -303,20 +308,26 @@ def notebooks(session: nox.Session) -> None:
     if session.posargs != ["--store"]:
         session.error("usage: nox -s notebooks -- --store "
                       "(python3 tasks.py notebooks --store)")
-    candidates = EXECUTED / "candidates"
-    shutil.rmtree(candidates, ignore_errors=True)
-    if not execute_notebooks(session, MXNET[0], candidates):
-        session.error("executing the notebooks FAILED; nothing stored")
-    # nbval itself judges: the candidates' outputs must come out again on
-    # every version and CPU (figures, which nbval skips, come from this run).
-    if not check_notebooks(session, candidates, [(v, c) for v in MXNET for c in CPUS]):
-        session.error("nothing stored: an output that differs between versions or "
-                      "CPUs would fail somewhere else; print what holds on every "
-                      "CPU (docs/portable-outputs.md)")
-    for path in sorted(candidates.glob("*.ipynb")):
-        shutil.copyfile(path, NOTEBOOKS / path.name)
+    # `mxparams notebooks store`: the outputs are written only where every
+    # cell agrees on every version and CPU; otherwise nothing changes and
+    # the table says which cells disagree and why.
+    if not notebooks_command(session, "store", NOTEBOOKS, MXNET, list(SIMULATED_CPUS)):
+        session.error("nothing stored for the notebooks listed: an output that "
+                      "differs between versions or CPUs would fail somewhere else; "
+                      "print what holds on every CPU (docs/portable-outputs.md)")
     session.log(f"stored the outputs in {NOTEBOOKS.relative_to(ROOT)}/: the same on "
                 f"every version ({', '.join(MXNET)}) and CPU ({', '.join(CPUS)})")
+
+
+@nox.session(venv_backend="none", requires=ENVS)
+def chapter(session: nox.Session) -> None:
+    """The chapter's stored outputs on every version and simulated CPU, in
+    one ``mxparams notebooks check`` (the project's own product; the
+    ``tests`` sessions run the notebooks by nbval in the environment as
+    started, not under the simulated CPUs)."""
+    if not notebooks_command(session, "check", NOTEBOOKS, MXNET, list(SIMULATED_CPUS)):
+        session.error("a stored output of the chapter does not hold everywhere "
+                      "(the table above says which cell, where and why)")
 
 
 @nox.session(venv_backend="none", requires=ENVS, default=False)

@@ -81,7 +81,9 @@ def main() -> int:
         parser.error("usage: python3 tasks.py notebooks --store")
     env = dict(os.environ)
     session = SESSIONS[opts.command]
-    sessions = [session]
+    # The whole suite: every version's tests, then the chapter's notebooks
+    # on every version and simulated CPU (`mxparams notebooks check`).
+    sessions = ["tests", "chapter"] if opts.command == "test" else [session]
     if opts.mxnet:
         if opts.command == "test":
             sessions = [f"tests({v})" for v in opts.mxnet]

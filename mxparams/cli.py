@@ -149,46 +149,61 @@ def _parser() -> argparse.ArgumentParser:
     actions = nb.add_subparsers(dest="action", metavar="ACTION",
                                 parser_class=_Parser)
     actions.required = True
-    p = actions.add_parser(
+    check_p = actions.add_parser(
         "check", help="run notebooks under every configuration and say, cell "
                       "by cell, what drifts and why (exit 0: every stored output "
                       "holds; 1: something drifts; 2: bad input)",
         description="Each notebook runs in a fresh kernel on each interpreter, "
                     "under each simulated CPU (the default one twice), compared "
                     "with nbval's strict comparison.")
-    p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="a notebook (.ipynb) or a folder of them")
-    p.add_argument("--python", action="append", default=[], metavar="PY",
-                   help="an interpreter with MXNet and ipykernel (repeatable; "
-                        "default: this one)")
-    p.add_argument("--cpu", action="append", default=[], metavar="NAME",
-                   help="a simulated CPU: default, sse41, avx2, no-onednn, "
-                        "1-thread, all, or NAME=VAR=VALUE,... (repeatable)")
-    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
-                   help="per cell (default 600); a cell that takes longer is "
-                        "reported and the run goes on")
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="configurations run at once (default: the cores)")
-    p.add_argument("--nbval-sanitize-with", default=None, metavar="FILE",
-                   help="nbval's sanitize file (regex:/replace: pairs)")
-    p.add_argument("--json", action="store_true",
-                   help="print JSON (schema in docs/notebooks.md)")
+    store_p = actions.add_parser(
+        "store", help="run notebooks under every configuration and write the "
+                      "outputs back only if they agree in all (exit 0: stored; "
+                      "1: some cells disagree, nothing written for them; 2: bad "
+                      "input)",
+        description="The outputs that hold on readers' machines: a notebook is "
+                    "rewritten (atomically, metadata and cell ids kept) only "
+                    "when every cell agrees in every configuration.")
+    for p in (check_p, store_p):
+        p.add_argument("paths", nargs="+", metavar="PATH",
+                       help="a notebook (.ipynb) or a folder of them")
+        p.add_argument("--python", action="append", default=[], metavar="PY",
+                       help="an interpreter with MXNet and ipykernel (repeatable; "
+                            "default: this one)")
+        p.add_argument("--mxnet", action="append", default=[], metavar="VERSION",
+                       help="an MXNet version (1.9.1, 2.0.0b1) in an environment "
+                            "made on first use and cached (repeatable)")
+        p.add_argument("--cpu", action="append", default=[], metavar="NAME",
+                       help="a simulated CPU: default, sse41, avx2, no-onednn, "
+                            "1-thread, all, or NAME=VAR=VALUE,... (repeatable)")
+        p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                       help="per cell (default 600); a cell that takes longer is "
+                            "reported and the run goes on")
+        p.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="configurations run at once (default: the cores)")
+        p.add_argument("--nbval-sanitize-with", default=None, metavar="FILE",
+                       help="nbval's sanitize file (regex:/replace: pairs)")
+        p.add_argument("--json", action="store_true",
+                       help="print JSON (schema in docs/notebooks.md)")
     return parser
 
 
 def _notebooks_command(args) -> int:
-    from .notebooks import check
+    from .notebooks import check, store
+    from .notebooks._envs import EnvironmentNotMade
     from .notebooks._run import ProbeError
 
     def progress(text: str) -> None:
         print(f"mxparams: {text}", file=sys.stderr, flush=True)
 
+    options = dict(pythons=args.python, mxnet=args.mxnet, cpus=args.cpu,
+                   timeout=args.timeout, jobs=args.jobs,
+                   sanitize=args.nbval_sanitize_with,
+                   progress=progress if sys.stderr.isatty() else None)
     try:
-        report = check(args.paths, pythons=args.python, cpus=args.cpu,
-                       timeout=args.timeout, jobs=args.jobs,
-                       sanitize=args.nbval_sanitize_with,
-                       progress=progress if sys.stderr.isatty() else None)
-    except (ValueError, OSError, ProbeError) as err:
+        report = (store(args.paths, **options) if args.action == "store"
+                  else check(args.paths, **options))
+    except (ValueError, OSError, ProbeError, EnvironmentNotMade) as err:
         print(_error(str(err)), file=sys.stderr)
         return 2
     print(_json(report.to_dict()) if args.json else report)

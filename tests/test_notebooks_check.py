@@ -8,8 +8,10 @@ the default profile twice and the simulated CPU ``sse41``.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -51,13 +53,12 @@ def write_notebook(path, cells=CELLS):
     return path
 
 
-def nbval_failures(notebook, env=None):
+def nbval_failures(notebook, options=()):
     """The cells ``pytest --nbval`` itself fails, as 'Cell N'."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", os.devnull, "-p", "no:cacheprovider",
-         "--nbval", "--nbval-current-env", "-q", "-rf", str(notebook)],
-        capture_output=True, text=True, cwd=notebook.parent,
-        env={**os.environ, **(env or {})})
+         "--nbval", "--nbval-current-env", "-q", "-rf", *options, str(notebook)],
+        capture_output=True, text=True, cwd=notebook.parent)
     return sorted(line.split("::")[1].split(" - ")[0].strip()
                   for line in done.stdout.splitlines()
                   if line.startswith("FAILED") and "::" in line)
@@ -185,3 +186,143 @@ def test_a_notebook_that_holds_exits_0(tmp_path, mode):
     data = json.loads(done.stdout)
     assert all(r["status"] == "same" for c in data["notebooks"][0]["cells"]
                for r in c["results"].values())
+
+
+def borrowed_environment(home, version):
+    """An environment for ``--mxnet version`` in ``home`` that borrows the
+    packages of the one under test (the matrix made it already)."""
+    from mxparams.notebooks import _envs
+    folder = home / f"mxnet-{version}-py{sys.version_info[0]}{sys.version_info[1]}"
+    (folder / "bin").mkdir(parents=True)
+    source = Path(sys.prefix)
+    shutil.copy(source / "pyvenv.cfg", folder / "pyvenv.cfg")
+    os.symlink(source / "lib", folder / "lib")
+    os.symlink(os.path.realpath(sys.executable), folder / "bin" / "python")
+    stamp = {"packages": _envs.wanted(version), "python": sys.version.split()[0]}
+    (folder / "mxparams-env.json").write_text(json.dumps(stamp))
+    return folder
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_mxnet_version_uses_its_cached_environment(tmp_path, monkeypatch, mode):
+    from importlib.metadata import version
+    mxnet = version("mxnet")
+    folder = borrowed_environment(tmp_path / "envs", mxnet)
+    monkeypatch.setenv("MXPARAMS_ENVS", str(tmp_path / "envs"))
+    nb = write_notebook(tmp_path / "ok.ipynb", CELLS[:2])
+    told = []
+    report = check([nb], mxnet=[mxnet], progress=told.append)
+    assert report.configurations == [f"{mxnet}/default", f"{mxnet}/default#2"]
+    assert not report and not any("making" in t for t in told)
+    assert (folder / "mxparams-env.json").exists()
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_mxnet_version_makes_its_environment_once(tmp_path, monkeypatch, mode):
+    # A real environment, made by pip (from its cache: the matrix installed
+    # the same wheels).  Then the second check reuses it.
+    from importlib.metadata import version
+    mxnet = version("mxnet")
+    monkeypatch.setenv("MXPARAMS_ENVS", str(tmp_path / "envs"))
+    nb = write_notebook(tmp_path / "ok.ipynb", CELLS[:2])
+    told = []
+    assert not check([nb], mxnet=[mxnet], progress=told.append)
+    assert any(t.startswith(f"making the environment for MXNet {mxnet}") for t in told)
+    told.clear()
+    assert not check([nb], mxnet=[mxnet], progress=told.append)
+    assert not any("making" in t for t in told)
+
+
+def test_an_unknown_mxnet_version_is_bad_input(tmp_path):
+    nb = write_notebook(tmp_path / "ok.ipynb", CELLS[:2])
+    done = subprocess.run([sys.executable, "-m", "mxparams", "notebooks", "check",
+                           str(nb), "--mxnet", "1.2.3"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "mxparams knows the MXNet versions 1.9.1, 2.0.0b1" in done.stderr
+
+
+MARKERS = [
+    (SETUP, None, None),
+    # Metadata tags, as nbval reads them (set below).
+    ("import random\nprint(random.random())", "0.5\n", None),      # nbval-ignore-output
+    ("raise ValueError('the lesson')", None, None),                 # raises-exception
+    ("raise RuntimeError('never run')", None, None),                # nbval-skip
+    # Comments.
+    ("# NBVAL_RAISES_EXCEPTION\n1 / 0", None, None),
+    ("print(id(object()))", "140000000000000\n", None),             # sanitized
+    ("print('stored on another machine')", "stored here\n", "other"),
+]
+TAGS = {1: ["nbval-ignore-output"], 2: ["raises-exception"], 3: ["nbval-skip"]}
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_markers_tags_and_sanitizing_as_nbval(tmp_path, mode):
+    nb_path = write_notebook(tmp_path / "markers.ipynb", MARKERS)
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for index, tags in TAGS.items():
+        nb.cells[index].metadata["tags"] = tags
+    nb.cells[2].outputs = [new_output("error", ename="ValueError", evalue="the lesson",
+                                      traceback=[])]
+    nb.cells[4].outputs = [new_output("error", ename="ZeroDivisionError",
+                                      evalue="division by zero", traceback=[])]
+    nbformat.write(nb, str(nb_path))
+    sanitize = tmp_path / "sanitize.cfg"
+    sanitize.write_text("[ids]\nregex: \\d{12,}\nreplace: ID\n")
+    report = check([nb_path], sanitize=str(sanitize))
+    drifting = [cell for _, cell, _ in report.drifting()]
+    assert drifting == ["Cell 6"]
+    assert nbval_failures(nb_path, ["--nbval-sanitize-with", str(sanitize)]) == drifting
+    # Without the sanitize file, nbval and the check both fail the id cell.
+    plain = check([nb_path])
+    assert [cell for _, cell, _ in plain.drifting()] == nbval_failures(nb_path) \
+        == ["Cell 5", "Cell 6"]
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_a_cell_that_hangs_is_reported_and_the_run_goes_on(tmp_path, mode):
+    cells = [(SETUP, None, None), ("import time\ntime.sleep(60)", None, None),
+             ("print('after')", "after\n", None)]
+    nb = write_notebook(tmp_path / "hang.ipynb", cells)
+    report = check([nb], timeout=3)
+    cells_ = dict(report.notebooks[0][1])
+    first = report.configurations[0]
+    assert cells_["Cell 1"][first].status == "error"
+    assert "Timeout" in cells_["Cell 1"][first].first_difference
+    assert cells_["Cell 2"][first].status in ("same", "error")  # nbval xfails it
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_store_then_check_passes_where_cells_agree(tmp_path, mode):
+    from mxparams.notebooks import store
+    agreeing = [c for c in CELLS if c[2] != "float-digits"]
+    agreeing[3] = ("import random", None, None)  # was the unseeded print
+    nb_path = write_notebook(tmp_path / "agree.ipynb", agreeing)
+    before = nbformat.read(str(nb_path), as_version=4)
+    before.metadata["authors"] = [{"name": "a reader"}]
+    nbformat.write(before, str(nb_path))
+    os.chmod(nb_path, 0o644)
+    assert check([nb_path], cpus=["sse41"])  # the auto-name cell's stored output
+    report = store([nb_path], cpus=["sse41"])
+    assert not report and report.stored == [str(nb_path)]
+    after = nbformat.read(str(nb_path), as_version=4)
+    assert after.metadata == before.metadata
+    assert [c.get("id") for c in after.cells] == [c.get("id") for c in before.cells]
+    assert after.cells[5].outputs == before.cells[5].outputs  # NBVAL_SKIP: kept
+    assert os.stat(nb_path).st_mode & 0o777 == 0o644
+    assert not check([nb_path], cpus=["sse41"])
+    assert nbval_failures(nb_path) == []
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_store_changes_nothing_when_a_cell_disagrees(tmp_path, mode):
+    from mxparams.notebooks import store
+    nb_path = write_notebook(tmp_path / "random.ipynb", [CELLS[0], CELLS[4]])
+    data = nb_path.read_bytes()
+    report = store([nb_path])
+    assert report and report.stored == []
+    assert nb_path.read_bytes() == data
+    [(_, cell, results)] = report.refused.drifting()
+    assert cell == "Cell 1"
+    assert {r.cause for r in results.values() if r.status == "differs"} == {
+        "nondeterministic"}
+    assert "nondeterministic" in str(report)

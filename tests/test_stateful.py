@@ -171,7 +171,7 @@ def _arrays_of(path):
 
 
 Workflow.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=15, deadline=None, derandomize=True,
+    max_examples=120, stateful_step_count=15, deadline=None, derandomize=True,
     database=None, suppress_health_check=[HealthCheck.too_slow])
 
 

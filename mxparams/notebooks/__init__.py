@@ -3,11 +3,14 @@ MXNet versions and CPUs its readers have?
 
 ``check`` runs notebooks with nbval's strict comparison under several
 interpreters and simulated CPUs (:data:`PROFILES`) and names, cell by
-cell, the cause of each difference.  Needs the ``notebooks`` extra
+cell, the cause of each difference; ``store`` writes outputs back only
+where they agree in all of them.  Needs the ``notebooks`` extra
 (``pip install mxparams[notebooks]``: nbval, nbformat, ipykernel); the
 command line is ``mxparams notebooks check``.
 """
 from .check import CellResult, NotebookCheck, check
+from .store import StoreReport, store
 from .profiles import PROFILES, Profile
 
-__all__ = ["PROFILES", "CellResult", "NotebookCheck", "Profile", "check"]
+__all__ = ["PROFILES", "CellResult", "NotebookCheck", "Profile", "StoreReport", "check",
+           "store"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .._table import Column, Table, Tabular
-from . import _causes, _run
+from . import _causes, _envs, _run
 from ._run import Configuration, Interpreter, ProbeError
 from .profiles import PROFILES, Profile, parse_profile
 
@@ -164,27 +164,36 @@ def in_effect(profile: Profile, found: dict[str, Any], default: dict[str, Any]) 
     return "; ".join(why)
 
 
-def check(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
-          cpus: Sequence[str] = ("default",), timeout: float = 600,
-          sanitize: str | None = None, jobs: int | None = None,
-          progress: Callable[[str], None] | None = None) -> NotebookCheck:
-    """Run ``paths`` under every interpreter × CPU profile, the default
-    profile twice, with nbval's strict comparison, and name the cause of
-    every difference.
+class Execution(NamedTuple):
+    """Every notebook run under every configuration, as nbval saw it."""
+    notebooks: list[str]
+    configurations: list[Configuration]
+    not_in_effect: dict[str, str]
+    runs: dict[str, dict[str, Any]]     # label -> the _plugin's record
+    patterns: list[tuple[str, str]]     # nbval's sanitize patterns
 
-    ``pythons`` are interpreters with MXNet and ipykernel (this one by
-    default); ``cpus`` names profiles of :data:`PROFILES`, ``all``, or
-    defines one (``NAME=VAR=VALUE,...``).  A profile whose switches do
-    nothing on this host and MXNet is reported as not in effect, not run.
-    """
+    def report(self) -> NotebookCheck:
+        labels = [c.label for c in self.configurations] + list(self.not_in_effect)
+        return NotebookCheck(labels, [
+            (path, _cells(path, self.runs, self.not_in_effect, self.configurations,
+                          self.patterns)) for path in self.notebooks], self.not_in_effect)
+
+
+def execute(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
+            mxnet: Sequence[str] = (), cpus: Sequence[str] = ("default",),
+            timeout: float = 600, sanitize: str | None = None,
+            jobs: int | None = None,
+            progress: Callable[[str], None] | None = None) -> Execution:
+    """Run ``paths`` under every configuration (see :func:`check`)."""
+    say = progress or (lambda text: None)
     notebooks = notebooks_in(paths)
     for path in notebooks:
         _readable(path)
     profiles = profiles_of(cpus)
-    say = progress or (lambda text: None)
+    made = [_envs.environment(version, say) for version in mxnet]
     interpreters: list[Interpreter] = []
     probes: dict[tuple[str, str], dict[str, Any]] = {}
-    for python in pythons or [sys.executable]:
+    for python in [*pythons, *made] or [sys.executable]:
         found = _run.probe(python, {})
         interpreter = Interpreter(python, found["mxnet"])
         if interpreter.mxnet in [i.mxnet for i in interpreters]:
@@ -207,6 +216,8 @@ def check(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
             else:
                 configurations.append(config)
     say(f"{len(notebooks)} notebook(s) under {len(configurations)} configuration(s)")
+    # Each configuration is a process of its own (nbval, and its kernel);
+    # the threads only wait for them.
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
         futures = {c.label: pool.submit(_run.run, c, notebooks, timeout=timeout,
                                         sanitize=sanitize) for c in configurations}
@@ -214,11 +225,30 @@ def check(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
         for label, future in futures.items():
             runs[label] = future.result()
             say(f"ran {label}")
-    patterns = _sanitize_patterns(sanitize)
-    labels = [c.label for c in configurations] + list(skipped)
-    report = [(path, _cells(path, runs, skipped, configurations, patterns))
-              for path in notebooks]
-    return NotebookCheck(labels, report, skipped)
+    return Execution(notebooks, configurations, skipped, runs,
+                     _sanitize_patterns(sanitize))
+
+
+def check(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
+          mxnet: Sequence[str] = (), cpus: Sequence[str] = ("default",),
+          timeout: float = 600, sanitize: str | None = None,
+          jobs: int | None = None,
+          progress: Callable[[str], None] | None = None) -> NotebookCheck:
+    """Run ``paths`` under every interpreter × CPU profile, the default
+    profile twice, with nbval's strict comparison, and name the cause of
+    every difference.
+
+    ``pythons`` are interpreters with MXNet and ipykernel, ``mxnet``
+    MXNet versions whose environments are made on first use and cached
+    (this interpreter when neither is given); ``cpus`` names profiles of
+    :data:`PROFILES`, ``all``, or defines one (``NAME=VAR=VALUE,...``).
+    A profile whose switches do nothing on this host and MXNet is
+    reported as not in effect, not run.  ``timeout`` limits each cell
+    (seconds); ``sanitize`` is nbval's sanitize file; ``jobs``
+    configurations run at once (the cores by default).
+    """
+    return execute(paths, pythons=pythons, mxnet=mxnet, cpus=cpus, timeout=timeout,
+                   sanitize=sanitize, jobs=jobs, progress=progress).report()
 
 
 def _sanitize_patterns(file: str | None) -> list[tuple[str, str]]:
@@ -269,6 +299,8 @@ def _cells(path: str, runs: dict[str, dict[str, Any]], skipped: dict[str, str],
 
 
 def _error_line(rec: dict[str, Any], text: list[str]) -> str:
+    if rec["message"].startswith("Timeout"):
+        return rec["message"].splitlines()[0]  # nbval's words, with the limit
     for out in rec["outputs"]:
         if out.get("output_type") == "error":
             return f"raises {out.get('ename')}: {out.get('evalue')}"[:120]
@@ -305,19 +337,20 @@ def _name_causes(results: dict[str, CellResult], texts: dict[str, list[str]],
         earlier_error = any(
             rec["outcome"] == "failed" and rec["message"] != "Cell outputs differ"
             for i, rec in records[label].items() if i < index)
-        same_version = [c.label for c in configurations
-                        if c.interpreter == config.interpreter and c.label in results]
         # The versions disagree with each other here (not only with the
         # stored output): one passes, or they fail differently.
         versions_differ = any(signature(default(i)) != signature(default(config.interpreter))
                               for i in interpreters if default(i) in results)
-        if config.interpreter in unstable:
+        if (r.first_difference or "").startswith("Timeout"):
+            cause = "other"  # a hanging cell: no output to compare
+        elif config.interpreter in unstable:
             cause = "nondeterministic"
         elif earlier_error:
             cause = "version-api"
         elif r.status == "error":
-            cause = ("version-api" if versions_differ or _everywhere(results, same_version)
-                     else "other")
+            # With one version there is nothing to tell an API change from
+            # a bug of the notebook's own: the first difference says which.
+            cause = "version-api" if versions_differ else "other"
         elif (_causes.unnamed(text) == _causes.unnamed(reference)
               and any(map(_causes.names_global, reference + text))):
             cause = "auto-name"
@@ -330,7 +363,3 @@ def _name_causes(results: dict[str, CellResult], texts: dict[str, list[str]],
         named[label] = r._replace(cause=cause,
                                   stable_digits=digits if cause == "float-digits" else None)
     return named
-
-
-def _everywhere(results: dict[str, CellResult], labels: list[str]) -> bool:
-    return all(results[x].status == "error" for x in labels if x in results)
