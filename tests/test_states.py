@@ -180,6 +180,18 @@ def has_onednn_layout(net) -> bool:
     return False
 
 
+def assert_next_step_keeps(net, trainer, dtype, state, before) -> None:
+    """The next step keeps the loaded values, not bringing back those the
+    kvstore held.  (A forward pass in training mode moves BatchNorm's
+    running statistics, so only trainable parameters are compared.)"""
+    train(net, trainer, dtype, devices(state))
+    trainable = [k for k, p in net._collect_params_with_prefix().items()
+                 if p.grad_req != "null"]
+    now = gluon_values(net)
+    assert same({k: now[k] for k in trainable},
+                {k: before[k] for k in trainable})
+
+
 # -- the states themselves -------------------------------------------------
 
 @pytest.mark.parametrize("state", ["forward", "hybridized", "trained",
@@ -297,15 +309,7 @@ def test_save_load_round_trip_is_bit_identical(state, fmt, tmp_path):
     assert not report and len(report.loaded) == len(before)
     assert same(gluon_values(net), before)
     if trainer is not None:
-        # The next step must keep the loaded values, not bring back those
-        # the kvstore held.  (A forward pass in training mode moves
-        # BatchNorm's running statistics.)
-        train(net, trainer, dtype, devices(state))
-        trainable = [k for k, p in net._collect_params_with_prefix().items()
-                     if p.grad_req != "null"]
-        now = gluon_values(net)
-        assert same({k: now[k] for k in trainable},
-                    {k: before[k] for k in trainable})
+        assert_next_step_keeps(net, trainer, dtype, state, before)
     if state != "float16":
         net(batch(dtype)).wait_to_read()
 
@@ -328,12 +332,7 @@ def test_state_dict_round_trip_is_bit_identical(state):
     assert not report and report.missing_keys == report.unexpected_keys == []
     assert same(gluon_values(net), before)
     if trainer is not None:  # the kvstore starts again from the loaded values
-        train(net, trainer, dtype, devices(state))
-        trainable = [k for k, p in net._collect_params_with_prefix().items()
-                     if p.grad_req != "null"]
-        now = gluon_values(net)
-        assert same({k: now[k] for k in trainable},
-                    {k: before[k] for k in trainable})
+        assert_next_step_keeps(net, trainer, dtype, state, before)
 
 
 @pytest.mark.parametrize("state", RUN)

@@ -252,11 +252,11 @@ def check(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
 
 
 def _sanitize_patterns(file: str | None) -> list[tuple[str, str]]:
+    """The (regex, replace) pairs of nbval's sanitize file, read by nbval."""
     if not file:
         return []
-    import re
-    text = Path(file).read_text()
-    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", text, flags=re.MULTILINE)
+    from nbval.plugin import get_sanitize_patterns
+    return list(get_sanitize_patterns(Path(file).read_text()))
 
 
 def _cells(path: str, runs: dict[str, dict[str, Any]], skipped: dict[str, str],
