@@ -87,8 +87,8 @@ MATRIX_MARK = "cpu_matrix"
 NOTEBOOKS = jupyter.NOTEBOOKS
 EXECUTED = ROOT / "build" / "notebooks"
 #: What ruff checks (nox -s lint -- PATHS to check others).
-LINT_PATHS = ("mxparams", "tests", "benchmarks", "ci", "conftest.py",
-              "noxfile.py", "tasks.py")
+LINT_PATHS = ("mxparams", "mxparams_pytest.py", "tests", "benchmarks", "ci",
+              "conftest.py", "noxfile.py", "tasks.py")
 
 env_python = jupyter.env_python
 

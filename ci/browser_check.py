@@ -15,7 +15,13 @@ Debian's Chromium and ChromeDriver (/usr/bin/chromium, /usr/bin/chromedriver:
    execution count;
 4. checks that the page shows the ``mp.summary`` HTML table (a
    ``table.mxparams`` with its Path and Elements columns and its
-   Parameters footer) and no error output, and keeps a screenshot: build/browser/notebook01.png.
+   Parameters footer) and no error output, and keeps a screenshot: build/browser/notebook01.png;
+5. writes the HTML report of ``mxparams notebooks check --cpu sse41
+   --html`` on tests/notebook_drift/float-digits.ipynb (MXNet
+   ``DEFAULT_KERNEL_VERSION``), opens it from disk, and checks that it
+   renders without a console error: the summary table, the drifting cell
+   with the stored and the new output side by side, the differing digits
+   marked (screenshot build/browser/drift-report.png).
 
 Every process it starts is stopped when it ends, passed or not.
 """
@@ -95,6 +101,7 @@ def browser() -> webdriver.Chrome:
                  "--disable-sync", "--window-size=1400,1800",
                  f"--user-data-dir={OUT / 'chromium-profile'}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
@@ -175,6 +182,52 @@ def run_check(base: str, token: str) -> None:
         driver.quit()
 
 
+DRIFT = ROOT / "tests" / "notebook_drift" / "float-digits.ipynb"
+
+
+def report_check() -> None:
+    """The HTML drift report, as a reader opens it from a CI artifact."""
+    folder = OUT / "report"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copy(DRIFT, folder)  # the kernel runs beside the notebook
+    report = OUT / "drift-report.html"
+    python = jupyter.env_python(jupyter.DEFAULT_KERNEL_VERSION)
+    done = subprocess.run([str(python), "-m", "mxparams", "notebooks", "check",
+                           str(folder / DRIFT.name), "--cpu", "sse41",
+                           "--html", str(report)], capture_output=True, text=True)
+    if done.returncode != 1 or not report.is_file():
+        fail(f"notebooks check --html exited {done.returncode} (1 expected: the "
+             f"float cell drifts): {done.stderr.strip()[-500:]}")
+    driver = browser()
+    try:
+        driver.get(report.as_uri())
+        state = driver.execute_script("""
+            const panels = [...document.querySelectorAll('section.cell figure')];
+            return {summary: document.querySelectorAll('table.mxparams tbody tr').length,
+                    cells: [...document.querySelectorAll('section.cell h3')]
+                        .map(h => h.textContent),
+                    panels: panels.map(f => f.querySelector('figcaption').textContent),
+                    marks: document.querySelectorAll('section.cell mark.new').length,
+                    widths: panels.map(f => f.getBoundingClientRect().width)};
+        """)
+        errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        driver.save_screenshot(str(OUT / "drift-report.png"))
+    finally:
+        driver.quit()
+    if errors:
+        fail(f"the report logs {len(errors)} console error(s): {errors[0]!r}")
+    if state["cells"] != ["Cell 2 float-digits"] or state["summary"] != 1:
+        fail(f"the report shows {state['cells']!r} with {state['summary']} summary "
+             "row(s); 'Cell 2 float-digits' and 1 row expected")
+    if len(state["panels"]) < 2 or not state["panels"][0].startswith("stored") \
+            or state["marks"] < 1 or min(state["widths"]) <= 0:
+        fail(f"the report's outputs are not drawn side by side with marks: {state!r}")
+    print(f"[browser-check] the drift report renders: {state['cells'][0]}, panels "
+          f"{' | '.join(state['panels'])}, {state['marks']} mark(s), no console "
+          f"error; screenshot {(OUT / 'drift-report.png').relative_to(ROOT)}")
+
+
 def main() -> int:
     folder = OUT / "notebooks"
     shutil.rmtree(folder, ignore_errors=True)
@@ -197,6 +250,7 @@ def main() -> int:
             fail(f"JupyterLab exited ({server.returncode}); see "
                  f"{(OUT / 'jupyterlab.log').relative_to(ROOT)}")
         run_check(base, token)
+        report_check()
     except WebDriverException as err:
         fail(f"the browser: {err.msg}")
     finally:

@@ -5,8 +5,10 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from ._table import Tabular, printable
 
@@ -185,29 +187,72 @@ def _parser() -> argparse.ArgumentParser:
                        help="nbval's sanitize file (regex:/replace: pairs)")
         p.add_argument("--json", action="store_true",
                        help="print JSON (schema in docs/notebooks.md)")
+    check_p.add_argument("--html", default=None, metavar="FILE",
+                         help="also write a self-contained HTML report: each "
+                              "drifting cell's stored and new outputs side by "
+                              "side, the differences marked")
     return parser
 
 
 def _notebooks_command(args) -> int:
-    from .notebooks import check, store
+    from .notebooks import NotebookCheck, check, store
     from .notebooks._envs import EnvironmentNotMade
     from .notebooks._run import ProbeError
 
-    def progress(text: str) -> None:
-        print(f"mxparams: {text}", file=sys.stderr, flush=True)
-
+    html = getattr(args, "html", None)
+    if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
+        print(_error(f"--html {html!r}: no such folder to write it in"),
+              file=sys.stderr)
+        return 2
+    terminal = sys.stderr.isatty()
+    bar = _CellsBar(sys.stderr) if terminal else None
     options = dict(pythons=args.python, mxnet=args.mxnet, cpus=args.cpu,
                    timeout=args.timeout, jobs=args.jobs,
                    sanitize=args.nbval_sanitize_with,
-                   progress=progress if sys.stderr.isatty() else None)
+                   progress=bar.say if bar else None,
+                   cells_done=bar.update if bar else None)
     try:
         report = (store(args.paths, **options) if args.action == "store"
                   else check(args.paths, **options))
     except (ValueError, OSError, ProbeError, EnvironmentNotMade) as err:
+        if bar:
+            bar.close()
         print(_error(str(err)), file=sys.stderr)
         return 2
+    if bar:
+        bar.close()
+    if html and isinstance(report, NotebookCheck):
+        from .notebooks._html import write
+        write(report, html)
     print(_json(report.to_dict()) if args.json else report)
     return 1 if report else 0
+
+
+class _CellsBar:
+    """The terminal's progress display of ``notebooks check``: messages as
+    lines, and a bar of the cells run over every configuration."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.bar: Any = None
+
+    def say(self, text: str) -> None:
+        line = f"mxparams: {printable(text)}"
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = _bar(total=total, unit="cell", desc="cells run",
+                            file=self.stream, mininterval=0.2)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 @contextlib.contextmanager
@@ -223,12 +268,21 @@ def _progress(*paths: str, stream=None):
     if size <= PROGRESS_MIN_BYTES or not stream.isatty():
         yield None
         return
-    from tqdm import tqdm
-    with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024,
+    with _bar(total=size, unit="B", unit_scale=True, unit_divisor=1024,
               desc=printable(" ".join(os.path.basename(p) for p in paths)),
-              file=stream,
-              leave=False) as bar:
+              file=stream) as bar:
         yield bar.update
+
+
+def _bar(**options):
+    """A tqdm bar that goes away when done, sized for any terminal."""
+    from tqdm import tqdm
+
+    # A terminal that reports no size (a pty nobody sized, as CI runners
+    # give) makes tqdm draw nothing at all: 80 x 24 then.
+    size = shutil.get_terminal_size((80, 24))
+    return tqdm(leave=False, ncols=size.columns or 80, nrows=size.lines or 24,
+                **options)
 
 
 def _json(data) -> str:

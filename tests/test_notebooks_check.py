@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -22,11 +23,12 @@ from mxparams.notebooks.check import in_effect
 
 SETUP = ("import mxnet as mx\nfrom mxnet import np, npx\nfrom mxnet.gluon import nn\n"
          "npx.set_np()")
-# (source, stored stdout or None, the cause it is made for)
+# (source, stored stdout or None, the cause it is made for).  Stored as
+# from MXNet 1.9.1 on "another CPU", after some cells had been re-run.
 CELLS = [
     (SETUP, None, None),
     ("print(1 + 1)", "2\n", None),
-    # A float32 matrix product, printed whole; stored from "another CPU".
+    # A float32 matrix product, printed whole.
     ("mx.random.seed(0)\na = np.random.uniform(size=(64, 64))\n"
      "print(float((a @ a).sum()))", "65536.123456789\n", "float-digits"),
     # Stored after the cell had been run 5 times in a 1.x kernel.
@@ -37,6 +39,14 @@ CELLS = [
     ("# NBVAL_IGNORE_OUTPUT\nprint(random.random())", "0.25\n", None),
     ("", None, None),
     ("# NBVAL_SKIP\nraise RuntimeError('never run')", None, None),
+]
+# Cells whose stored output is 1.9.1's: they hold there and drift on 2.0
+# (a plain dict instead of a ParameterDict; prefix= is gone, and the cell
+# after it fails because of it).  Last, so the cascade hits no other cell.
+VERSION_CELLS = [
+    ("print(type(d.collect_params()).__name__)", "ParameterDict\n", "version-api"),
+    ("x = nn.Dense(2, prefix='old_')\nprint('made')", "made\n", "version-api"),
+    ("print(x.prefix)", "old_\n", "version-api"),
 ]
 
 
@@ -53,59 +63,106 @@ def write_notebook(path, cells=CELLS):
     return path
 
 
-def nbval_failures(notebook, options=()):
-    """The cells ``pytest --nbval`` itself fails, as 'Cell N'."""
+def nbval_failures(notebook, options=(), python=sys.executable, env=None):
+    """The cells ``pytest --nbval`` itself fails, as 'Cell N', run by
+    ``python`` on a kernel of its own with ``env`` added."""
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", os.devnull, "-p", "no:cacheprovider",
+        [python, "-m", "pytest", "-c", os.devnull, "-p", "no:cacheprovider",
          "--nbval", "--nbval-current-env", "-q", "-rf", *options, str(notebook)],
-        capture_output=True, text=True, cwd=notebook.parent)
+        capture_output=True, text=True, cwd=notebook.parent,
+        env={**os.environ, **(env or {})})
     return sorted(line.split("::")[1].split(" - ")[0].strip()
                   for line in done.stdout.splitlines()
                   if line.startswith("FAILED") and "::" in line)
 
 
+def other_pythons():
+    return [p.partition("=")[2] for p in
+            os.environ["MXPARAMS_PYTHONS"].split(os.pathsep) if p]
+
+
 @pytest.fixture(scope="module")
 def drift(tmp_path_factory):
+    """The notebook of every cause, checked on every MXNet version under
+    every profile (the default one twice)."""
     folder = tmp_path_factory.mktemp("drift")
-    notebook = write_notebook(folder / "drift.ipynb")
-    return notebook, check([notebook], cpus=["sse41"])
+    notebook = write_notebook(folder / "drift.ipynb", CELLS + VERSION_CELLS)
+    return notebook, check([notebook], pythons=[sys.executable, *other_pythons()],
+                           cpus=["all"])
 
 
+def _python_of(version):
+    from importlib.metadata import version as installed
+    if installed("mxnet") == version:
+        return sys.executable
+    for python in other_pythons():
+        done = subprocess.run([python, "-c", "from importlib.metadata import version;"
+                               "print(version('mxnet'))"], capture_output=True, text=True)
+        if done.stdout.strip() == version:
+            return python
+    raise AssertionError(f"no interpreter with MXNet {version}")
+
+
+@pytest.mark.cross_version
 @pytest.mark.parametrize("mode", ["np"], indirect=True)  # the kernel's own mode
 def test_each_cause_is_named_under_every_configuration(drift, mode):
     notebook, report = drift
     assert bool(report)
-    version = report.configurations[0].partition("/")[0]
-    assert report.configurations[:2] == [f"{version}/default", f"{version}/default#2"]
+    versions = list(dict.fromkeys(x.partition("/")[0] for x in report.configurations))
+    assert len(versions) >= 2 and "1.9.1" in versions
+    for version in versions:
+        ran = [x for x in report.configurations if x.startswith(version + "/")]
+        assert ran == [f"{version}/{p}" for p in
+                       ["default", "default#2", "sse41", "avx2", "no-onednn", "1-thread"]]
     cells = dict(report.notebooks[0][1])
-    assert list(cells) == [f"Cell {i}" for i in range(len(CELLS))]
-    for i, (_, _, cause) in enumerate(CELLS):
+    assert list(cells) == [f"Cell {i}" for i in range(len(CELLS + VERSION_CELLS))]
+    for i, (_, _, cause) in enumerate(CELLS + VERSION_CELLS):
         for label, result in cells[f"Cell {i}"].items():
-            if result.status == "not-in-effect":
-                continue
-            if cause is None:
+            # Every profile is in effect on this host, on each version.
+            assert result.status != "not-in-effect", (label, result)
+            if cause is None or (cause == "version-api" and label.startswith("1.")):
                 assert result.status == "same", (i, label, result)
             else:
-                assert (result.status, result.cause) == ("differs", cause), (i, label)
-    digits = cells["Cell 2"][f"{version}/default"].stable_digits
+                assert result.status in ("differs", "error"), (i, label, result)
+                assert result.cause == cause, (i, label, result)
+    digits = cells["Cell 2"]["1.9.1/default"].stable_digits
     assert digits is not None and 1 <= digits < 9
-    first = cells["Cell 3"][f"{version}/default"].first_difference
+    first = cells["Cell 3"]["1.9.1/default"].first_difference
     assert first.startswith("stdout: ['dense4_weight', 'dense4_bias'] -> ")
 
 
+@pytest.mark.cross_version
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
-def test_the_verdict_is_nbvals_own(drift, mode):
+def test_the_verdict_is_nbvals_own_under_every_configuration(drift, mode):
+    # nbval run directly by each version's Python on its own kernel, the
+    # profile's variables in its environment: the cells it fails are the
+    # cells the check reports there.
     notebook, report = drift
-    ours = sorted(cell for cell, results in report.notebooks[0][1]
-                  if results[report.configurations[0]].status != "same")
-    assert ours == nbval_failures(notebook)
+    labels = [x for x in report.configurations if "#" not in x]
+    pythons = {x: _python_of(x.partition("/")[0]) for x in labels}
+
+    def nbval(label):
+        return nbval_failures(notebook, python=pythons[label],
+                              env=PROFILES[label.partition("/")[2]].env)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        theirs = dict(zip(labels, pool.map(nbval, labels), strict=True))
+    for label in labels:
+        ours = sorted(cell for cell, results in report.notebooks[0][1]
+                      if results[label].status != "same")
+        assert ours == theirs[label], label
 
 
+@pytest.mark.cross_version
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_the_table_and_the_json(drift, mode):
     _, report = drift
     text = str(report)
-    assert "Cell 3  auto-name" in text and "structural paths" in text
+    rows = {tuple(line.split()[1:6]) for line in text.splitlines()
+            if line.startswith("drift.ipynb")}
+    assert ("Cell", "3", "auto-name", "differs", "everywhere") in rows
+    assert ("Cell", "9", "version-api", "raises", "2.0.0b1/*") in rows
+    assert ("Cell", "8", "version-api", "differs", "2.0.0b1/*") in rows
+    assert "structural paths" in text
     data = json.loads(json.dumps(report.to_dict()))
     assert set(data) == {"configurations", "notebooks"}
     cell = data["notebooks"][0]["cells"][2]
@@ -113,28 +170,6 @@ def test_the_table_and_the_json(drift, mode):
     result = cell["results"][data["configurations"][0]]
     assert set(result) == {"status", "cause", "stable_digits", "first_difference"}
     assert result["status"] == "differs" and result["cause"] == "float-digits"
-
-
-@pytest.mark.cross_version
-@pytest.mark.parametrize("mode", ["np"], indirect=True)
-def test_version_api_across_versions(tmp_path, mode):
-    others = [p.partition("=")[2] for p in
-              os.environ["MXPARAMS_PYTHONS"].split(os.pathsep) if p]
-    cells = [(SETUP, None, None),
-             ("print(type(nn.Dense(2).collect_params()).__name__)", None, None),
-             ("x = nn.Dense(2, prefix='old_')\nprint('made')", "made\n", None),
-             ("print(x.prefix)", "old_\n", None)]
-    notebook = write_notebook(tmp_path / "versions.ipynb", cells)
-    report = check([notebook], pythons=[sys.executable, *others])
-    cells_ = dict(report.notebooks[0][1])
-    for label in report.configurations:
-        ok = cells_["Cell 2"][label].status == "same"
-        # Gluon 2 has no prefix=: the cell raises, and the next one fails
-        # because of it; both are the versions' difference.
-        if not ok:
-            assert cells_["Cell 2"][label].status == "error"
-            assert cells_["Cell 2"][label].cause == "version-api"
-            assert cells_["Cell 3"][label].cause == "version-api"
 
 
 def test_a_profile_that_changes_nothing_is_not_in_effect():
@@ -157,6 +192,65 @@ def test_stable_digits_and_masking():
     assert _causes.stable_digits([a, a]) is None
     assert _causes.names_global("['dense4_weight']")
     assert not _causes.names_global("['0.weight']")
+
+
+def test_machine_paths_and_wrapping_are_not_version_drift():
+    stored = ["stdout: F: <module 'mxnet.ndarray' from "
+              "'/var/lib/jenkins/envs/b/lib/python3.6/site-packages/mxnet/nd.py'>"]
+    here = ["stdout: F: <module 'mxnet.ndarray' from "
+            "'/home/u/.venv/lib/python3.11/site-packages/mxnet/nd.py'>"]
+    assert _causes.pathless(stored) == _causes.pathless(here)
+    assert _causes.pathless(["ratio 3/4, x / y"]) == ["ratio 3/4, x / y"]
+    assert _causes.pathless([r"C:\\Users\\me\\x.py: warn"]) == ["<path>: warn"]
+    # IPython wrapping a tuple elsewhere: the same text, other line breaks.
+    one = ["text/plain: (a,", "text/plain:  b), c)"]
+    two = ["text/plain: (a,", "text/plain:  b),", "text/plain:  c)"]
+    assert _causes.flat(one) == _causes.flat(two) and one != two
+    # NumPy wrapping a row elsewhere because a number got wider.
+    assert _causes.only_numbers_differ(["stdout: [1.5 2.5", "stdout:  3.5]"],
+                                       ["stdout: [1.5 2.5 3.25]"])
+    assert not _causes.only_numbers_differ(one, two)
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_progress_on_a_terminal_and_none_elsewhere(tmp_path, mode):
+    import pty
+    nb = write_notebook(tmp_path / "ok.ipynb", CELLS[:2])
+    command = [sys.executable, "-m", "mxparams", "notebooks", "check", str(nb)]
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the follower's last holder exited
+            break
+        if not chunk:
+            break
+        shown += chunk
+    table = process.communicate()[0].decode()
+    os.close(leader)
+    assert process.returncode == 0, shown
+    text = shown.decode(errors="replace")
+    # 2 cells x 2 configurations (the default profile twice).
+    assert "mxparams: 1 notebook(s) under 2 configuration(s)" in text
+    assert "cells run" in text and "4/4" in text, text
+    assert "cells run" not in table and "all 2 cells reproduce" in table
+    # Not a terminal: no progress at all.
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0 and "cells run" not in done.stderr
+    assert "mxparams:" not in done.stderr
+
+
+@pytest.mark.parametrize("mode", ["np"], indirect=True)
+def test_a_relative_python_works_from_any_folder(tmp_path, mode):
+    write_notebook(tmp_path / "ok.ipynb", CELLS[:2])
+    relative = os.path.relpath(sys.executable, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "mxparams", "notebooks", "check",
+                           "ok.ipynb", "--python", relative],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("args, message", [

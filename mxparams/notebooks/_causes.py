@@ -40,6 +40,9 @@ _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?!
 #: A 1.x global name: '<class><counter>_' prefixes, then the attribute.
 _GLOBAL_NAME = re.compile(r"\b(?:[a-z]+\d+_)+[A-Za-z_]\w*")
 _PREFIXES = re.compile(r"\b(?:[a-z]+\d+_)+(?=[A-Za-z_(\s]|$)")
+#: A file-system path of the machine that ran the cell: POSIX with at least
+#: two parts ('/home/u/env/lib/...'), or Windows ('C:\\Users\\...').
+_PATH = re.compile(r"(?:(?<![\w/])(?:/[\w.+@~-]+){2,}/?|\b[A-Za-z]:\\+(?:[\w.+~-]+\\+)*[\w.+~-]*)")
 
 
 def comparable(outputs: Iterable[dict[str, Any]],
@@ -99,6 +102,46 @@ def unnamed(lines: Sequence[str]) -> list[str]:
     """The lines with the '<class><counter>_' prefixes of 1.x global names
     removed: 'dense4_weight' and 2.x's 'weight' both read 'weight'."""
     return [_PREFIXES.sub("", line) for line in lines]
+
+
+def flat(lines: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """The masked text with its line breaks gone, and the output keys it
+    came from: two layouts of one value (NumPy or IPython wrapping a
+    line elsewhere) read the same."""
+    keys, text = [], []
+    for line in masked(lines):
+        key, _, value = line.partition(":")
+        keys.append(key)
+        text.append(value)
+    return tuple(dict.fromkeys(keys)), "".join(text)
+
+
+def only_numbers_differ(found: Sequence[str], reference: Sequence[str]) -> bool:
+    """Whether ``found`` is ``reference`` with other numbers (and so,
+    perhaps, lines wrapped elsewhere)."""
+    return masked(found) == masked(reference) or (
+        flat(found) == flat(reference) and numbers(found) != numbers(reference))
+
+
+def textual_cause(found: Sequence[str], reference: Sequence[str]) -> str | None:
+    """The cause the two texts alone tell: 'auto-name' (only 1.x global
+    names' counters differ), 'float-digits' (only numbers), 'other' (a
+    machine's path, or a line wrapped elsewhere: no MXNet version explains
+    it and no rounding fixes it); None when they tell none."""
+    if unnamed(found) == unnamed(reference) and any(map(names_global,
+                                                        [*reference, *found])):
+        return "auto-name"
+    if only_numbers_differ(found, reference):
+        return "float-digits"
+    if flat(pathless(found)) == flat(pathless(reference)):
+        return "other"
+    return None
+
+
+def pathless(lines: Sequence[str]) -> list[str]:
+    """The lines with every file-system path replaced by '<path>': where a
+    package is installed, a user's home, a temporary folder."""
+    return [_PATH.sub("<path>", line) for line in lines]
 
 
 def numbers(lines: Sequence[str]) -> list[str]:

@@ -3,7 +3,8 @@
 It changes nothing of what nbval does; it records, for every cell nbval
 tests, nbval's verdict and the outputs it compared, and writes them as
 JSON to the file named by ``MXPARAMS_NOTEBOOK_RESULTS`` when the session
-ends.  Running nbval itself is what makes "the check passes under a
+ends; and appends a line per finished cell to ``MXPARAMS_NOTEBOOK_PROGRESS``
+(the progress display of the parent process counts them).  Running nbval itself is what makes "the check passes under a
 configuration" mean "``pytest --nbval`` passes there".
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 RESULTS_VARIABLE = "MXPARAMS_NOTEBOOK_RESULTS"
+PROGRESS_VARIABLE = "MXPARAMS_NOTEBOOK_PROGRESS"
 
 _cells: list[dict[str, Any]] = []
 _errors: list[dict[str, str]] = []
@@ -54,6 +56,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         "reference": _plain(item.cell.get("outputs")),
         "outputs": _plain(getattr(item, "test_outputs", None)),
     })
+    ticks = os.environ.get(PROGRESS_VARIABLE)
+    if ticks:
+        with open(ticks, "a", encoding="utf-8") as f:
+            f.write(f"{item.cell_num}\n")
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:

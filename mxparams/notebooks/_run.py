@@ -13,10 +13,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ._plugin import RESULTS_VARIABLE
+from ._plugin import PROGRESS_VARIABLE, RESULTS_VARIABLE
 from .profiles import Profile
 
 PROBE = Path(__file__).with_name("_probe.py")
@@ -68,9 +70,11 @@ def probe(python: str, env: dict[str, str], timeout: float = 300) -> dict[str, A
 
 
 def run(config: Configuration, notebooks: list[str], *, timeout: float,
-        sanitize: str | None = None) -> dict[str, Any]:
+        sanitize: str | None = None,
+        on_cell: Callable[[], None] | None = None) -> dict[str, Any]:
     """nbval's verdict and outputs for every cell of ``notebooks`` under
-    ``config``: ``{"cells": [...], "errors": [...], "exitstatus": n}``."""
+    ``config``: ``{"cells": [...], "errors": [...], "exitstatus": n}``;
+    ``on_cell()`` is called as each cell finishes."""
     with tempfile.TemporaryDirectory(prefix="mxparams-nb-") as tmp:
         name = "mxparams-check"
         spec = Path(tmp, "kernels", name)
@@ -90,14 +94,38 @@ def run(config: Configuration, notebooks: list[str], *, timeout: float,
                 "-o", "console_output_style=classic"]
         if sanitize:
             args += ["--nbval-sanitize-with", sanitize]
+        ticks = Path(tmp, "progress")
+        ticks.touch()
         env = {**os.environ, RESULTS_VARIABLE: str(results),
+               PROGRESS_VARIABLE: str(ticks),
                "JUPYTER_PATH": os.pathsep.join(
                    [tmp] + ([os.environ["JUPYTER_PATH"]]
                             if os.environ.get("JUPYTER_PATH") else []))}
-        done = subprocess.run(args + [os.path.abspath(n) for n in notebooks],
-                              capture_output=True, text=True, env=env, cwd=tmp)
+        log = Path(tmp, "pytest.log")
+        with open(log, "w") as out:
+            process = subprocess.Popen(args + [os.path.abspath(n) for n in notebooks],
+                                       stdout=out, stderr=subprocess.STDOUT,
+                                       env=env, cwd=tmp)
+            _follow(process, ticks, on_cell)
         if not results.exists():
-            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
+            tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-5:])
             raise RuntimeError(f"nbval did not run under {config.label}:\n{tail}")
         found: dict[str, Any] = json.loads(results.read_text())
     return found
+
+
+def _follow(process: subprocess.Popen, ticks: Path,
+            on_cell: Callable[[], None] | None, every: float = 0.25) -> None:
+    """Wait for ``process``, calling ``on_cell`` once per line the plugin
+    appends to ``ticks`` (a finished cell)."""
+    seen = 0
+    while True:
+        finished = process.poll() is not None
+        if on_cell is not None:
+            count = ticks.read_bytes().count(b"\n")
+            for _ in range(count - seen):
+                on_cell()
+            seen = count
+        if finished:
+            return
+        time.sleep(every)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,10 +32,20 @@ class NotebookCheck(Tabular):
 
     def __init__(self, configurations: list[str],
                  notebooks: list[tuple[str, list[tuple[str, dict[str, CellResult]]]]],
-                 not_in_effect: dict[str, str]):
+                 not_in_effect: dict[str, str],
+                 outputs: dict[tuple[str, str], dict[str, list[str]]] | None = None):
         self.configurations = configurations
         self.notebooks = notebooks
         self.not_in_effect = not_in_effect
+        #: (notebook, cell) -> {"stored": lines, label: lines}: the text
+        #: nbval compared, for the cells that drift (the HTML report).
+        self.outputs = outputs or {}
+
+    def to_html(self) -> str:
+        """A self-contained HTML page: the table, then each drifting cell's
+        stored output beside each configuration's (see :func:`check`)."""
+        from ._html import page
+        return page(self)
 
     def drifting(self) -> list[tuple[str, str, dict[str, CellResult]]]:
         """(notebook, cell, results) of every cell that differs or raises."""
@@ -174,16 +186,23 @@ class Execution(NamedTuple):
 
     def report(self) -> NotebookCheck:
         labels = [c.label for c in self.configurations] + list(self.not_in_effect)
-        return NotebookCheck(labels, [
-            (path, _cells(path, self.runs, self.not_in_effect, self.configurations,
-                          self.patterns)) for path in self.notebooks], self.not_in_effect)
+        notebooks, outputs = [], {}
+        for path in self.notebooks:
+            cells = _cells(path, self.runs, self.not_in_effect, self.configurations,
+                           self.patterns)
+            notebooks.append((path, [(cell, results) for cell, results, _ in cells]))
+            outputs.update({(path, cell): texts for cell, results, texts in cells
+                            if any(r.status in ("differs", "error")
+                                   for r in results.values())})
+        return NotebookCheck(labels, notebooks, self.not_in_effect, outputs)
 
 
 def execute(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
             mxnet: Sequence[str] = (), cpus: Sequence[str] = ("default",),
             timeout: float = 600, sanitize: str | None = None,
             jobs: int | None = None,
-            progress: Callable[[str], None] | None = None) -> Execution:
+            progress: Callable[[str], None] | None = None,
+            cells_done: Callable[[int, int], None] | None = None) -> Execution:
     """Run ``paths`` under every configuration (see :func:`check`)."""
     say = progress or (lambda text: None)
     notebooks = notebooks_in(paths)
@@ -193,7 +212,7 @@ def execute(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
     made = [_envs.environment(version, say) for version in mxnet]
     interpreters: list[Interpreter] = []
     probes: dict[tuple[str, str], dict[str, Any]] = {}
-    for python in [*pythons, *made] or [sys.executable]:
+    for python in [*map(_interpreter_path, pythons), *made] or [sys.executable]:
         found = _run.probe(python, {})
         interpreter = Interpreter(python, found["mxnet"])
         if interpreter.mxnet in [i.mxnet for i in interpreters]:
@@ -216,11 +235,13 @@ def execute(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
             else:
                 configurations.append(config)
     say(f"{len(notebooks)} notebook(s) under {len(configurations)} configuration(s)")
+    on_cell = _counter(cells_done, len(configurations) * sum(map(_code_cells, notebooks)))
     # Each configuration is a process of its own (nbval, and its kernel);
     # the threads only wait for them.
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
         futures = {c.label: pool.submit(_run.run, c, notebooks, timeout=timeout,
-                                        sanitize=sanitize) for c in configurations}
+                                        sanitize=sanitize, on_cell=on_cell)
+                   for c in configurations}
         runs = {}
         for label, future in futures.items():
             runs[label] = future.result()
@@ -229,11 +250,43 @@ def execute(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
                      _sanitize_patterns(sanitize))
 
 
+def _code_cells(path: str) -> int:
+    import nbformat
+    return sum(c.cell_type == "code" for c in nbformat.read(path, as_version=4).cells)
+
+
+def _counter(report: Callable[[int, int], None] | None,
+             total: int) -> Callable[[], None] | None:
+    """A thread-safe ``on_cell`` that reports (cells done, of total)."""
+    if report is None:
+        return None
+    lock = threading.Lock()
+    done = 0
+    report(0, total)
+
+    def on_cell() -> None:
+        nonlocal done
+        with lock:
+            done += 1
+            report(min(done, total), total)
+    return on_cell
+
+
+def _interpreter_path(python: str) -> str:
+    """``--python`` as a path that holds from any folder: the kernels and
+    probes run elsewhere ('.venv/bin/python' is relative to here, 'python3'
+    is looked up on PATH)."""
+    if os.sep in python or (os.altsep and os.altsep in python):
+        return os.path.abspath(python)
+    return shutil.which(python) or python
+
+
 def check(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
           mxnet: Sequence[str] = (), cpus: Sequence[str] = ("default",),
           timeout: float = 600, sanitize: str | None = None,
           jobs: int | None = None,
-          progress: Callable[[str], None] | None = None) -> NotebookCheck:
+          progress: Callable[[str], None] | None = None,
+          cells_done: Callable[[int, int], None] | None = None) -> NotebookCheck:
     """Run ``paths`` under every interpreter × CPU profile, the default
     profile twice, with nbval's strict comparison, and name the cause of
     every difference.
@@ -245,10 +298,13 @@ def check(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
     A profile whose switches do nothing on this host and MXNet is
     reported as not in effect, not run.  ``timeout`` limits each cell
     (seconds); ``sanitize`` is nbval's sanitize file; ``jobs``
-    configurations run at once (the cores by default).
+    configurations run at once (the cores by default).  ``progress`` gets
+    one-line messages, ``cells_done(done, total)`` the count of cells run
+    over every configuration.
     """
     return execute(paths, pythons=pythons, mxnet=mxnet, cpus=cpus, timeout=timeout,
-                   sanitize=sanitize, jobs=jobs, progress=progress).report()
+                   sanitize=sanitize, jobs=jobs, progress=progress,
+                   cells_done=cells_done).report()
 
 
 def _sanitize_patterns(file: str | None) -> list[tuple[str, str]]:
@@ -261,8 +317,9 @@ def _sanitize_patterns(file: str | None) -> list[tuple[str, str]]:
 
 def _cells(path: str, runs: dict[str, dict[str, Any]], skipped: dict[str, str],
            configurations: list[Configuration], patterns: list[tuple[str, str]]
-           ) -> list[tuple[str, dict[str, CellResult]]]:
-    """Every code cell of ``path`` with its result per configuration."""
+           ) -> list[tuple[str, dict[str, CellResult], dict[str, list[str]]]]:
+    """Every code cell of ``path`` with its result per configuration, and
+    the texts compared: ``"stored"``'s and each configuration's."""
     full = os.path.abspath(path)
     records: dict[str, dict[int, dict[str, Any]]] = {
         label: {c["cell"]: c for c in run["cells"]
@@ -270,6 +327,7 @@ def _cells(path: str, runs: dict[str, dict[str, Any]], skipped: dict[str, str],
         for label, run in runs.items()}
     count = max((max(r, default=-1) for r in records.values()), default=-1) + 1
     out = []
+    raised: dict[str, str] = {}
     for index in range(count):
         results: dict[str, CellResult] = {}
         texts: dict[str, list[str]] = {}
@@ -291,8 +349,11 @@ def _cells(path: str, runs: dict[str, dict[str, Any]], skipped: dict[str, str],
             else:
                 results[label] = CellResult("error", None, None,
                                             _error_line(rec, texts[label]))
-        out.append((f"Cell {index}", _name_causes(results, texts, reference,
-                                                  configurations, records, index)))
+        named = _name_causes(results, texts, reference, configurations, raised)
+        for label, result in named.items():
+            if result.status == "error" and result.cause:
+                raised.setdefault(label, result.cause)
+        out.append((f"Cell {index}", named, {"stored": reference, **texts}))
         for label, why in skipped.items():
             out[-1][1][label] = CellResult("not-in-effect", None, None, why)
     return out
@@ -309,8 +370,10 @@ def _error_line(rec: dict[str, Any], text: list[str]) -> str:
 
 def _name_causes(results: dict[str, CellResult], texts: dict[str, list[str]],
                  reference: list[str], configurations: list[Configuration],
-                 records: dict[str, dict[int, dict[str, Any]]], index: int
-                 ) -> dict[str, CellResult]:
+                 raised: dict[str, str]) -> dict[str, CellResult]:
+    """The cause of each configuration's difference in one cell; ``raised``
+    holds, per configuration, the cause of the first earlier cell that
+    raised there."""
     by_label = {c.label: c for c in configurations}
 
     def default(interpreter: Interpreter, run: int = 0) -> str:
@@ -326,7 +389,7 @@ def _name_causes(results: dict[str, CellResult], texts: dict[str, list[str]],
     drifting = [label for label, r in results.items() if r.status in ("differs", "error")]
     digits = None
     number_only = [texts[label] for label in drifting if label in texts
-                   and _causes.masked(texts[label]) == _causes.masked(reference)]
+                   and _causes.only_numbers_differ(texts[label], reference)]
     if number_only:
         digits = _causes.stable_digits([reference] + number_only)
     named = dict(results)
@@ -334,9 +397,6 @@ def _name_causes(results: dict[str, CellResult], texts: dict[str, list[str]],
         r = results[label]
         config = by_label[label]
         text = texts.get(label, [])
-        earlier_error = any(
-            rec["outcome"] == "failed" and rec["message"] != "Cell outputs differ"
-            for i, rec in records[label].items() if i < index)
         # The versions disagree with each other here (not only with the
         # stored output): one passes, or they fail differently.
         versions_differ = any(signature(default(i)) != signature(default(config.interpreter))
@@ -345,17 +405,16 @@ def _name_causes(results: dict[str, CellResult], texts: dict[str, list[str]],
             cause = "other"  # a hanging cell: no output to compare
         elif config.interpreter in unstable:
             cause = "nondeterministic"
-        elif earlier_error:
-            cause = "version-api"
+        elif label in raised:
+            # An earlier cell raised here, and this one fails because of
+            # it: the earlier cell's cause is this one's.
+            cause = raised[label]
         elif r.status == "error":
             # With one version there is nothing to tell an API change from
             # a bug of the notebook's own: the first difference says which.
             cause = "version-api" if versions_differ else "other"
-        elif (_causes.unnamed(text) == _causes.unnamed(reference)
-              and any(map(_causes.names_global, reference + text))):
-            cause = "auto-name"
-        elif _causes.masked(text) == _causes.masked(reference):
-            cause = "float-digits"
+        elif (told := _causes.textual_cause(text, reference)) is not None:
+            cause = told
         elif versions_differ:
             cause = "version-api"
         else:

@@ -13,6 +13,7 @@ trusts it.
 """
 from __future__ import annotations
 
+import difflib
 from typing import NamedTuple
 
 
@@ -55,12 +56,14 @@ def parse_profile(text: str) -> Profile:
     >>> parse_profile("avx3")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown CPU profile 'avx3'; the profiles are default, sse41, ...
+    ValueError: unknown CPU profile 'avx3' (did you mean 'avx2'?); the profiles are ...
     """
     if "=" not in text:
         if text in PROFILES:
             return PROFILES[text]
-        raise ValueError(f"unknown CPU profile {text!r}; the profiles are "
+        close = difflib.get_close_matches(text, [*PROFILES, "all"], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown CPU profile {text!r}{hint}; the profiles are "
                          f"{', '.join(PROFILES)} and all, or define one as "
                          "NAME=VAR=VALUE,...")
     name, _, spec = text.partition("=")

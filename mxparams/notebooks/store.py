@@ -41,14 +41,16 @@ def store(paths: Iterable[str | os.PathLike], *, pythons: Sequence[str] = (),
           mxnet: Sequence[str] = (), cpus: Sequence[str] = ("default",),
           timeout: float = 600, sanitize: str | None = None,
           jobs: int | None = None,
-          progress: Callable[[str], None] | None = None) -> StoreReport:
+          progress: Callable[[str], None] | None = None,
+          cells_done: Callable[[int, int], None] | None = None) -> StoreReport:
     """Execute ``paths`` under every configuration (as :func:`check` does)
     and write the outputs into each notebook whose cells agree in all of
     them, atomically, keeping its metadata and cell ids.  A notebook with a
     cell that disagrees (or raises where nbval would fail it) is left as it
     was; the report lists those cells with their cause."""
     done = execute(paths, pythons=pythons, mxnet=mxnet, cpus=cpus, timeout=timeout,
-                   sanitize=sanitize, jobs=jobs, progress=progress)
+                   sanitize=sanitize, jobs=jobs, progress=progress,
+                   cells_done=cells_done)
     first = done.configurations[0].label
     against_first = _against(done, first)
     refused = against_first.report()
