@@ -46,6 +46,7 @@ from .errors import (
                          CheckpointShapeMismatch,
                          DTypeMismatch,
                          Mismatch,
+                         ModelError,
                          MxparamsError,
                          NonFiniteError,
                          ParamNotFound,
@@ -56,10 +57,12 @@ from .errors import (
 from .finite import FiniteReport, FiniteRow, check_finite
 from .initialization import Initializer, initialize
 from .lookup import get, get_block
+from .models import load_model
 from .monitor import StatRow, Stats, Watch, WatchRow, stats
 from .params import ParamDict, collect
 from .plot import plot_hist, plot_watch
 from .summaries import Row, Summary, summary
+from .training import ConfigureReport, ConfigureRow, cast, configure, freeze, unfreeze
 from .trees import Tree, TreeRow, tree
 from .tying import tie, tied_groups
 
@@ -72,6 +75,8 @@ __all__ = [
     "CheckpointNotFound",
     "CheckpointShapeMismatch",
     "Comparison",
+    "ConfigureReport",
+    "ConfigureRow",
     "Conversion",
     "DTypeMismatch",
     "FileArray",
@@ -81,6 +86,7 @@ __all__ = [
     "Inspection",
     "LoadReport",
     "Mismatch",
+    "ModelError",
     "MxparamsError",
     "NonFiniteError",
     "ParamDict",
@@ -100,17 +106,21 @@ __all__ = [
     "TreeRow",
     "Watch",
     "WatchRow",
+    "cast",
     "check_finite",
     "check_replicas",
     "collect",
+    "configure",
     "constant",
     "convert",
     "diff",
+    "freeze",
     "get",
     "get_block",
     "initialize",
     "inspect_checkpoint",
     "load",
+    "load_model",
     "load_state_dict",
     "plot_hist",
     "plot_watch",
@@ -124,4 +134,5 @@ __all__ = [
     "tie",
     "tied_groups",
     "tree",
+    "unfreeze",
 ]

@@ -27,20 +27,31 @@ def input_shape(name: str) -> tuple[int, ...]:
     return (1, 3, side, side)
 
 
-def build(name: str, mode: str = "np", forward: bool = True) -> gluon.Block:
-    """``get_model(name, pretrained=False)`` in array ``mode``, initialized
-    with zeros and run once on ones (so every deferred shape is known) if
-    ``forward``.
-    """
-    from mxnet.gluon.model_zoo import vision
+def check_name(name: str) -> None:
+    """A ValueError with the closest names if ``get_model`` does not know ``name``."""
     known = names()
     if name.lower() not in known:
         from .errors import did_you_mean
         hint = did_you_mean(name.lower(), known, cutoff=0.6)
         raise ValueError(f"unknown model-zoo network {name!r}"
                          + (f"; {hint}" if hint else ""))
+
+
+def get(name: str) -> gluon.Block:
+    """``get_model(name, pretrained=False)`` in the current array mode."""
+    from mxnet.gluon.model_zoo import vision
+    check_name(name)
+    return vision.get_model(name, pretrained=False)
+
+
+def build(name: str, mode: str = "np", forward: bool = True) -> gluon.Block:
+    """``get_model(name, pretrained=False)`` in array ``mode``, initialized
+    with zeros and run once on ones (so every deferred shape is known) if
+    ``forward``.
+    """
+    check_name(name)  # before the mode changes
     _compat.set_mode(mode)
-    net = vision.get_model(name, pretrained=False)
+    net = get(name)
     if forward:
         # Zeros: the tables need shapes, not values, and drawing random
         # numbers for VGG's 138M parameters takes seconds.

@@ -18,11 +18,31 @@ examples:
   mxparams tree vgg16 --depth 1
   mxparams summary alexnet --no-forward      # shapes before the first forward pass
   mxparams demo resnet18_v1
+  mxparams summary mypackage.nets:build --kwargs '{"classes": 10}' --input-shape 1,3,32,32
+  mxparams tree nets.py:build                # a factory in a file
+  mxparams summary model-symbol.json         # an export with model-NNNN.params beside it
+  mxparams summary model.params --depth 1    # a checkpoint alone: its arrays
   mxparams inspect model.params              # arrays of a checkpoint file
   mxparams diff old.params new.params        # exit 0 if equal, 1 if different
   mxparams convert exported-0000.params portable.params
   mxparams convert model.params model.safetensors   # for other frameworks
   mxparams convert model.safetensors model.params   # for MXNet's load_parameters
+"""
+
+MODEL_FORMS = """
+
+MODEL is one of:
+  resnet18_v1                 a model-zoo network (pretrained=False)
+  package.module:function     a factory, called with --kwargs; the current
+  path/to/file.py:function    folder (for a module) or the file's folder
+                              comes first on the import path
+  NAME-symbol.json            an exported network with NAME-NNNN.params
+                              beside it (--epoch N, or --params-file
+                              FILE); its inputs are the variables the
+                              parameter file lacks (or --input-name)
+  FILE.params, .npz, .safetensors
+                              a checkpoint alone: its arrays as parameters
+                              under the file's keys
 """
 
 #: Files larger than this get a progress bar (on a terminal only).
@@ -79,6 +99,16 @@ def _error(message: str) -> str:
     return f"mxparams: error: {printable(' '.join(message.split()))}"
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    """--input-shape: '1,3,224,224' (or 1x3x224x224) as a tuple of ints."""
+    parts = text.replace("x", ",").split(",")
+    if not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a shape; write positive sizes separated by "
+            "commas, e.g. 1,3,224,224")
+    return tuple(int(p) for p in parts)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         # One line on bad input (argparse would print the usage first).
@@ -96,23 +126,48 @@ def _parser() -> argparse.ArgumentParser:
                                 parser_class=_Parser)
     sub.required = True
 
-    def model_command(name: str, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("model", help="a model-zoo network, e.g. resnet18_v1 "
-                                     "(built with pretrained=False)")
+    def model_command(name: str, help: str,
+                      params_options: tuple[str, ...] = ("--params", "--params-file")
+                      ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help + MODEL_FORMS,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("model", help="a model-zoo name, package.module:function, "
+                                     "file.py:function, NAME-symbol.json or a "
+                                     "checkpoint file (see above)")
+        p.add_argument("--input-shape", action="append", type=_shape,
+                       metavar="N,N,...",
+                       help="run one forward pass on ones of this shape (once "
+                            "per input, in order); a zoo network's default is "
+                            "the input it was designed for")
+        p.add_argument("--dtype", action="append", metavar="DTYPE",
+                       help="the inputs' dtype (once, or once per input; "
+                            "default float32)")
         p.add_argument("--no-forward", action="store_true",
-                       help="do not initialize and run a forward pass "
+                       help="no forward pass, even for a zoo network "
                             "(unknown shapes then show as ?)")
+        p.add_argument("--kwargs", metavar="JSON",
+                       help="a factory's keyword arguments, a JSON object")
+        p.add_argument(*params_options, dest="params_file", metavar="FILE",
+                       help="an export's parameter file (default: the "
+                            "NAME-NNNN.params beside NAME-symbol.json)")
+        p.add_argument("--epoch", type=int, metavar="N",
+                       help="which NAME-NNNN.params beside the symbol file")
+        p.add_argument("--input-name", action="append", metavar="NAME",
+                       help="an export's data input (repeatable; default: the "
+                            "symbol's variables the parameter file lacks)")
         p.add_argument("--html", action="store_true",
                        help="print the HTML table instead of text")
         return p
 
-    p = model_command("summary", "parameter table of a model-zoo network")
+    p = model_command("summary", "parameter table of a network")
     p.add_argument("--depth", type=int, default=None,
                    help="merge rows below this many block levels")
     p.add_argument("--select", default=None,
                    help="regular expression matched at the start of paths")
-    p = model_command("tree", "block hierarchy with parameter counts")
+    # tree's --params lists each block's parameters (since 0.1), so an
+    # export's parameter file is --params-file there.
+    p = model_command("tree", "block hierarchy with parameter counts",
+                      ("--params-file",))
     p.add_argument("--depth", type=int, default=None,
                    help="show this many levels below the network")
     p.add_argument("--params", action="store_true",
@@ -346,10 +401,7 @@ def run() -> None:
 
 
 def _run(args) -> int:
-    from . import _zoo
     from .errors import CheckpointError
-    from .summaries import summary
-    from .trees import tree
 
     if args.command == "notebooks":
         return _notebooks_command(args)
@@ -360,22 +412,81 @@ def _run(args) -> int:
             print(_error(str(err)), file=sys.stderr)
             return 2
     try:
-        net, _mode = _zoo.build_any_mode(args.model,
-                                         forward=not args.no_forward)
-        tables: list[Tabular]
-        if args.command == "summary":
-            tables = [summary(net, depth=args.depth, select=args.select)]
-        elif args.command == "tree":
-            tables = [tree(net, depth=args.depth, params=args.params)]
-        else:
-            tables = [tree(net, depth=3), summary(net)]
-    except (ValueError, TypeError) as err:
+        return _model_command(args)
+    except (ValueError, TypeError, CheckpointError) as err:
         print(_error(str(err)), file=sys.stderr)
         return 2
-    state = ("before the first forward pass" if args.no_forward else
-             "after one forward pass on an input of shape "
-             + "x".join(map(str, _zoo.input_shape(args.model))))
-    print(f"{args.model} (model zoo, pretrained=False), {state}\n")
+
+
+#: The options of one kind of MODEL only (models.KINDS).
+_OPTION_KINDS = {"--kwargs": ("factory",), "--params": ("export",),
+                 "--params-file": ("export",),
+                 "--epoch": ("export",), "--input-name": ("export",),
+                 "--input-shape": ("zoo", "factory", "export"),
+                 "--dtype": ("zoo", "factory", "export"),
+                 "--no-forward": ("zoo", "factory", "export")}
+
+
+def _model_command(args) -> int:
+    import mxnet as mx
+
+    from . import _zoo, models
+    from .summaries import summary
+    from .trees import tree
+
+    kind = models.kind_of(args.model)
+    params_option = "--params-file" if args.command == "tree" else "--params"
+    given = {"--kwargs": args.kwargs, params_option: args.params_file,
+             "--epoch": args.epoch, "--input-name": args.input_name,
+             "--input-shape": args.input_shape, "--dtype": args.dtype,
+             "--no-forward": args.no_forward or None}
+    for option, value in given.items():
+        if value is not None and kind not in _OPTION_KINDS[option]:
+            raise ValueError(f"{option} does not apply to {args.model!r}, "
+                             f"{models.KINDS[kind]}")
+    if args.no_forward and args.input_shape:
+        raise ValueError("--no-forward and --input-shape contradict each other")
+    kwargs = None
+    if args.kwargs is not None:
+        try:
+            kwargs = json.loads(args.kwargs)
+        except ValueError as err:
+            raise ValueError(f"--kwargs is not JSON: {err}") from None
+        if not isinstance(kwargs, dict):
+            raise ValueError("--kwargs must be a JSON object, e.g. "
+                             "'{\"classes\": 10}'")
+    shapes = args.input_shape
+    if kind == "zoo" and not shapes and not args.no_forward:
+        shapes = [_zoo.input_shape(args.model)]
+    if args.dtype and not shapes:
+        raise ValueError("--dtype is the dtype of the forward pass's inputs; "
+                         "give --input-shape too")
+    if kind == "factory" and not args.model.rpartition(":")[0].endswith(".py"):
+        # As `python -m` does: the modules of the current folder import.
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+    loaded = models.load_any_mode(
+        args.model, params=args.params_file, epoch=args.epoch,
+        input_names=args.input_name, input_shapes=shapes,
+        dtype=args.dtype and (args.dtype[0] if len(args.dtype) == 1 else args.dtype),
+        kwargs=kwargs,
+        # Zeros: the tables need shapes, not values, and drawing random
+        # numbers for VGG's 138M parameters takes seconds.
+        init=mx.init.Zero())
+    net = loaded.block
+    tables: list[Tabular]
+    if args.command == "summary":
+        tables = [summary(net, depth=args.depth, select=args.select)]
+    elif args.command == "tree":
+        tables = [tree(net, depth=args.depth, params=args.params)]
+    else:
+        tables = [tree(net, depth=3), summary(net)]
+    header = loaded.title
+    if kind != "checkpoint":
+        header += (", after one forward pass on "
+                   + models.inputs_text(loaded.shapes, loaded.dtypes)
+                   if loaded.shapes else ", before the first forward pass")
+    print(printable(header) + "\n")
     print("\n\n".join(t.table().to_html() if args.html else str(t)
                       for t in tables))
     return 0

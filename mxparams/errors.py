@@ -18,6 +18,7 @@ mp.MxparamsError`` and the older ``except KeyError`` / ``ValueError`` /
     │   ├── CheckpointDTypeMismatch
     │   └── CheckpointNotFound     (also FileNotFoundError)
     ├── StructureError             (also ValueError)
+    ├── ModelError                 (also ValueError)
     ├── NonFiniteError             (also ValueError)
     └── ReplicaMismatch            (also ValueError)
 
@@ -190,6 +191,20 @@ class StructureError(MxparamsError, ValueError):
     Traceback (most recent call last):
     ...
     mxparams.errors.StructureError: the root block (Sequential) has a child ...
+    """
+
+
+class ModelError(MxparamsError, ValueError):
+    """A model that :func:`~mxparams.load_model` cannot make: a factory
+    that cannot be imported or raises, a symbol file this MXNet cannot
+    read, a parameter file that does not fit its symbol, a forward pass
+    that fails.  The message says what was tried and why, in one line;
+    the exception that stopped it, if any, is its ``__cause__``.
+
+    >>> raise ModelError("factory 'nets:build' raised KeyError: 'units'")
+    Traceback (most recent call last):
+    ...
+    mxparams.errors.ModelError: factory 'nets:build' raised KeyError: 'units'
     """
 
 

@@ -31,6 +31,21 @@ class Row(NamedTuple):
     tied_to: str = ""         # first path of the same Parameter object
     tensors: int = 0          # how many parameters a block row stands for
     devices: tuple = ()       # devices holding copies; () before initialize
+    lr_mult: float | None = 1.0  # None: a block row whose parameters differ
+    wd_mult: float | None = 1.0
+
+
+def fmt_mult(value: float | None) -> str:
+    """A multiplier as short as it is exact: 10.0 -> '10', 0.1 -> '0.1';
+    None (a block row whose parameters differ) -> 'mixed'.
+
+    >>> [fmt_mult(v) for v in (1.0, 10, 0.1, 1 / 3, None)]
+    ['1', '10', '0.1', '0.3333333333333333', 'mixed']
+    """
+    if value is None:
+        return "mixed"
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def _collapse(found: _compat.Walk, sites: list, rows: list,
@@ -76,6 +91,8 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
         sizes = [r.elements for r in seen.values() if r.elements is not None]
         dtypes = {r.dtype for r, _, _ in members}
         flags = {r.trainable for r, _, _ in members}
+        lrs = {r.lr_mult for r, _, _ in members}
+        wds = {r.wd_mult for r, _, _ in members}
         tied = dict.fromkeys(t for _, _, t in members if t and t != key)
         devices = dict.fromkeys(d for r, _, _ in members for d in r.devices)
         out.append(Row(
@@ -83,7 +100,9 @@ def _collapse(found: _compat.Walk, sites: list, rows: list,
             dtypes.pop() if len(dtypes) == 1 else "mixed",
             sum(sizes) if len(sizes) == len(seen) else None,
             flags.pop() if len(flags) == 1 else None,
-            ", ".join(tied), tensors=len(members), devices=tuple(devices)))
+            ", ".join(tied), tensors=len(members), devices=tuple(devices),
+            lr_mult=lrs.pop() if len(lrs) == 1 else None,
+            wd_mult=wds.pop() if len(wds) == 1 else None))
     return tuple(out)
 
 
@@ -145,7 +164,8 @@ class Summary(Tabular):
             rows.append(_new(Row, (site.path, type(site.owner).__name__,
                                    shape, dtype, size, trainable,
                                    first if first != site.path else "",
-                                   0, devices(param))))
+                                   0, devices(param), param.lr_mult,
+                                   param.wd_mult)))
             if first not in seen:
                 seen.add(first)
                 if size is None:
@@ -181,10 +201,15 @@ class Summary(Tabular):
         rows = self.rows
         tied = any(r.tied_to for r in rows)
         several, devices = _devices_of(rows)
+        # Training settings appear once some parameter has its own: the
+        # table of a network as built stays as it always was.
+        lr = any(r.lr_mult != 1 for r in rows)
+        wd = any(r.wd_mult != 1 for r in rows)
         columns = ([Column("Path"), Column("Type"), Column("Shape"),
                     Column("Dtype"), Column("Elements", right=True),
-                    Column("Trainable")] + [Column("Tied to")] * tied
-                   + [Column("Devices")] * devices)
+                    Column("Trainable")] + [Column("lr_mult", right=True)] * lr
+                   + [Column("wd_mult", right=True)] * wd
+                   + [Column("Tied to")] * tied + [Column("Devices")] * devices)
         yes_no = {True: "yes", False: "no", None: "mixed"}
         # Column by column: one comprehension per column is the cheapest
         # way through 10^4..10^5 rows.
@@ -194,6 +219,10 @@ class Summary(Tabular):
                  [r.dtype for r in rows],
                  [fmt_int(r.elements) for r in rows],
                  [yes_no[r.trainable] for r in rows]]
+        if lr:
+            cells.append([fmt_mult(r.lr_mult) for r in rows])
+        if wd:
+            cells.append([fmt_mult(r.wd_mult) for r in rows])
         if tied:
             cells.append([r.tied_to for r in rows])
         if devices:
@@ -234,7 +263,9 @@ def summary(block: gluon.Block, *, select: Select = None,
     One row per structural path: type of the layer that holds it, shape
     (unknown dimensions as ``?``), dtype, element count, whether it is
     trainable (``grad_req != 'null'``) and, for a parameter reachable by
-    several paths, the path it is tied to.  ``select`` filters paths as in
+    several paths, the path it is tied to.  Columns ``lr_mult`` and
+    ``wd_mult`` appear when some parameter's multiplier is not 1
+    (:func:`configure`).  ``select`` filters paths as in
     :func:`collect`; ``depth`` cuts paths after that many block levels and
     merges what lies below into one row per block.  A ``Devices`` column
     appears only when some parameter has copies on several devices or lives

@@ -105,3 +105,60 @@ def resnet_output(net, x):
     from mxparams import _compat
     array = mx.np.array(x) if _compat.current_mode() == "np" else mx.nd.array(x)
     return net(array).asnumpy()
+
+
+class Tiny(nn.HybridBlock):
+    """The custom HybridBlock of tests/fixtures/exports/ and the model tests:
+    Conv2D(2 -> 4, 3x3), BatchNorm, ReLU, a mean over the image, Dense(3).
+    Its computation is added by tiny_net(), in the form the installed
+    Gluon calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(4, 3, in_channels=2)
+        self.bn = nn.BatchNorm(in_channels=4)
+        self.head = nn.Dense(3, in_units=4)
+
+
+def _tiny_forward(self, x):  # MXNet 2.x
+    from mxnet import npx
+    return self.head(npx.relu(self.bn(self.conv(x))).mean(axis=(2, 3)))
+
+
+def _tiny_hybrid_forward(self, F, x):  # MXNet 1.x, numpy or nd mode
+    from mxparams import _compat
+    relu = F.npx.relu if _compat.current_mode() == "np" else F.relu
+    return self.head(relu(self.bn(self.conv(x))).mean(axis=(2, 3)))
+
+
+TINY_INPUT = (1, 2, 5, 5)
+
+
+def tiny_net():
+    """A Tiny with exact binary fractions in every parameter (after one
+    forward pass: 2.x knows a convolution's weight shape only then)."""
+    from mxparams import _compat
+    if _compat.GLOBAL_NAMES:  # 1.x HybridBlocks implement hybrid_forward
+        Tiny.hybrid_forward = _tiny_hybrid_forward
+    else:
+        Tiny.forward = _tiny_forward
+    net = Tiny()
+    net.initialize()
+    net(_compat.ones(TINY_INPUT))
+    for i, param in enumerate(net._collect_params_with_prefix().values()):
+        shape = param.data().shape
+        size = int(numpy.prod(shape))
+        values = ((numpy.arange(size) % 7) - 3) * 0.0625 + i * 0.5
+        param.set_data(_compat.mode_array(values.reshape(shape).astype(numpy.float32)))
+    return net
+
+
+def export_tiny(prefix, net=None):
+    """Hybridize ``net`` (a tiny_net() by default), run it once and export it
+    as ``prefix``-symbol.json and ``prefix``-0000.params; its output."""
+    from mxparams import _compat
+    net = net or tiny_net()
+    net.hybridize()
+    out = net(_compat.ones(TINY_INPUT))
+    net.export(str(prefix))
+    return out.asnumpy()

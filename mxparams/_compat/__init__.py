@@ -8,10 +8,12 @@ a comment naming the difference and the section of
 are the same on both lines but read Gluon's private attributes:
 
 * ``_walk.py``: the one structural walk (:class:`Walk`);
-* ``_params.py``: shapes, dtypes, state, initialization, tying, the
-  Trainer's copy;
+* ``_params.py``: shapes, dtypes, state, initialization, training
+  settings, tying, the Trainer's copy;
 * ``_modes.py``: array modes and kinds, copies, the portable writer;
 * ``_names.py``: 1.x global names as text.
+* ``_models.py``: exported symbols as SymbolBlocks, parameters added
+  to a block.
 
 The rest of mxparams imports this package, never one of its files, and
 never asks which MXNet it runs on.
@@ -29,6 +31,7 @@ from ._line import (
                     global_name,
                     path_of_global_name,
 )
+from ._models import add_param, load_symbol, symbol_block
 from ._modes import (
                     MODES,
                     as_array_of,
@@ -48,12 +51,14 @@ from ._modes import (
 )
 from ._names import split_global_name
 from ._params import (
+                    cast,
                     data_copies,
                     devices,
                     display_shape,
                     drop_cached_graph,
                     dtype_info,
                     dtype_name,
+                    has_trainer,
                     init_param,
                     initial_value,
                     is_hybridized,
@@ -66,6 +71,7 @@ from ._params import (
                     rollback,
                     set_values,
                     share,
+                    takes_gradient,
 )
 from ._walk import Node, Site, Walk, paths_by_parameter, walk
 
@@ -75,13 +81,15 @@ MXNET_VERSION: str = mx.__version__
 __all__ = [
     "CONV_SHAPE_NEEDS_IN_CHANNELS", "GLOBAL_NAMES", "MODES", "MXNET_VERSION",
     "ND_MODE_SUPPORTED", "Node", "SHARE_PARAMETERS", "Site", "Walk",
-    "as_array_of", "as_storage_of", "copy_into", "current_mode",
+    "as_array_of", "as_storage_of", "cast", "copy_into", "current_mode",
     "data_copies", "devices", "display_shape", "drop_cached_graph",
     "dtype_info", "dtype_name", "foreign_global_name", "global_name",
-    "holds_np_arrays", "init_param", "initial_value", "is_hybridized",
+    "has_trainer", "holds_np_arrays", "init_param", "initial_value", "is_hybridized",
     "is_initialized", "is_legacy_array", "is_mx_array", "is_pending",
     "keep_subnormals", "kvstore_keeps", "load_init", "make_constant",
     "mode_array", "ones", "path_of_global_name", "paths_by_parameter", "raw_shape", "rollback",
     "save_portable", "set_mode", "set_values", "share", "split_global_name",
-    "staging_arrays", "to_numpy", "walk",
+    "staging_arrays", "takes_gradient", "to_numpy", "walk",
+    # _models.py
+    "add_param", "load_symbol", "symbol_block",
 ]

@@ -1,7 +1,8 @@
 """Parameters as Gluon keeps them: shapes, dtypes, state, initialization,
-tying and the Trainer's copy; the same code on both lines, reading Gluon's
-privates (``_shape``, ``_data``, ``_deferred_init``, ``_trainer``) and
-calling the line's shims where the lines differ.
+training settings, tying and the Trainer's copy; the same code on both
+lines, reading Gluon's privates (``_shape``, ``_data``, ``_deferred_init``,
+``_differentiable``, ``_trainer``) and calling the line's shims where the
+lines differ.
 """
 from __future__ import annotations
 
@@ -116,6 +117,32 @@ def devices(param: gluon.Parameter) -> tuple:
     if param._data is None and not param._deferred_init:
         return ()
     return tuple(_line.list_devices(param))
+
+
+# --- training settings -------------------------------------------------------
+
+def takes_gradient(param: gluon.Parameter) -> bool:
+    """Whether ``param`` can have a gradient at all.
+
+    Gluon turns every ``grad_req`` of a parameter declared
+    ``differentiable=False`` (BatchNorm's running statistics) into 'null',
+    and a ``Constant`` keeps 'null' and warns when asked for another
+    (the same on 1.x and 2.x); no optimizer ever updates either.
+    """
+    return bool(param._differentiable) and not isinstance(param, gluon.Constant)
+
+
+def has_trainer(param: gluon.Parameter) -> bool:
+    """Whether a ``gluon.Trainer`` was made for ``param`` (on 2.x, which
+    holds it weakly, one that is still alive)."""
+    return _line.trainer_of(param) is not None
+
+
+def cast(param: gluon.Parameter, dtype: str) -> None:
+    """Gluon's own ``Parameter.cast`` (data and gradients), then what the
+    line needs besides (``after_cast``)."""
+    param.cast(dtype)
+    _line.after_cast(param)
 
 
 # --- creating constants ------------------------------------------------------

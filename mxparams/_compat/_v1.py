@@ -34,6 +34,16 @@ SHARE_PARAMETERS = hasattr(gluon.Block, "share_parameters")
 SET_FLUSH_DENORMS: Callable[[bool], bool] | None = None
 
 
+def after_cast(param: gluon.Parameter) -> None:
+    """1.x's ``Parameter.cast`` keeps the symbol variable made for a
+    hybridized graph, with the old dtype in it: a graph traced afterwards,
+    and ``export``, still declare the old dtype (measured for
+    ``mp.cast``; §5 has the other dtype difference).  2.x's own ``cast``
+    drops the variable, so it is dropped here too; Gluon makes it again,
+    with the new dtype, when a graph needs it."""
+    param._var = None
+
+
 def list_devices(param: gluon.Parameter) -> list:
     """§1: ``Parameter.list_ctx`` (2.x renamed it ``list_device``)."""
     return param.list_ctx()
@@ -61,6 +71,24 @@ def path_of_global_name(params: Mapping[str, gluon.Parameter],
 def foreign_global_name(name: str) -> tuple[str, str] | None:
     """None: on 1.x a global name is real (``path_of_global_name``)."""
     return None
+
+
+def register_param(block: gluon.Block, param: gluon.Parameter) -> None:
+    """§3: ``collect_params``, ``initialize`` and ``Trainer`` read the
+    block's ParameterDict, keyed by the Parameter's name, not
+    ``_reg_params``; the parameter goes there too.  (A parent merges its
+    children's dicts by name, so names must differ across the network.)"""
+    block._params._params[param.name] = param
+
+
+def keep_symbol_names(block: gluon.SymbolBlock) -> None:
+    """§3: a 1.x ``SymbolBlock`` keys its parameters by the symbol's
+    variable names with their common prefix cut ('dense0_weight',
+    'dense1_weight' -> '0_weight', '1_weight'); 2.x keeps the whole names,
+    which are also the keys of the export's parameter file.  The whole
+    names are put back: a 1.x block keeps them in its ParameterDict
+    (prefix ''), which its forward pass reads, so only the keys change."""
+    block._reg_params = dict(block.params.items())
 
 
 def new_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:

@@ -44,6 +44,11 @@ SHARE_PARAMETERS = hasattr(gluon.Block, "share_parameters")
 SET_FLUSH_DENORMS: Callable[[bool], bool] | None = getattr(mx.util, "set_flush_denorms", None)
 
 
+def after_cast(param: gluon.Parameter) -> None:
+    """Nothing: 2.x's ``Parameter.cast`` drops the symbol variable that
+    holds the old dtype itself (1.x keeps it, see ``_v1.after_cast``)."""
+
+
 def list_devices(param: gluon.Parameter) -> list:
     """§1: ``Parameter.list_device`` (``list_ctx`` warns on 2.x)."""
     return param.list_device()
@@ -74,6 +79,17 @@ def foreign_global_name(name: str) -> tuple[str, str] | None:
         return None
     prefix, attr = parts
     return re.sub(r"\d+$", "", prefix.rpartition("_")[2]), attr
+
+
+def register_param(block: gluon.Block, param: gluon.Parameter) -> None:
+    """Nothing: 2.x reads a block's parameters from ``_reg_params`` alone
+    (1.x also from its ParameterDict, see ``_v1.register_param``)."""
+
+
+def keep_symbol_names(block: gluon.SymbolBlock) -> None:
+    """Nothing: a 2.x ``SymbolBlock`` keys its parameters by the symbol's
+    whole variable names (1.x cuts their common prefix, see
+    ``_v1.keep_symbol_names``)."""
 
 
 def new_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
