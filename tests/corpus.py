@@ -140,12 +140,22 @@ def _export() -> str:
 
 
 def _symbol_block(forward):
-    """The exported network imported back as a SymbolBlock."""
+    """The exported network imported back as a SymbolBlock.
+
+    In numpy mode, MXNet 1.7 and later import numpy symbols; 1.6.0's
+    ``imports`` loads legacy symbols in either mode, whose forward pass
+    numpy mode then refuses ("Block's output ndarrays/symbols must be of
+    type `mxnet.numpy.ndarray`").  There the block's graph is given the
+    numpy symbols, as 1.7's ``imports`` has it (the same keys).
+    """
     prefix = _export()
     with warnings.catch_warnings():  # 2.0: "Loading symbol saved by ..."
         warnings.simplefilter("ignore")
         block = gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"],
                                           prefix + "-0000.params")
+    syms, out = block._cached_graph
+    if _compat.current_mode() == "np" and not isinstance(out, mx.sym.np._Symbol):
+        block._cached_graph = [s.as_np_ndarray() for s in syms], out.as_np_ndarray()
     if forward:
         block(uniform(2, 3)).wait_to_read()
     return block
@@ -193,13 +203,14 @@ def _concatenating():
 def _normalization():
     net = nn.HybridSequential()
     net.add(nn.Conv2D(4, 3, in_channels=2), nn.BatchNorm(), nn.LayerNorm(),
-            nn.PReLU(), nn.Conv2DTranspose(2, 3))
+            nn.Conv2DTranspose(2, 3))
     _forward(net, 2, 2, 6, 6)
-    # 1.9.1 runs these two in nd mode only: built, not run (GroupNorm's
-    # shape stays unknown: it takes in_channels on 2.0 only).
+    # 1.9.1 runs the next two in nd mode only, 1.6.0 PReLU too: built, not
+    # run (GroupNorm's shape stays unknown: it takes in_channels on 2.0
+    # only; PReLU's one alpha is known without a forward pass).
     sync = _first((_contrib("nn"), "SyncBatchNorm"), (nn, "SyncBatchNorm"))
     outer = nn.Sequential()
-    outer.add(net, sync(in_channels=2, num_devices=1), nn.GroupNorm(2))
+    outer.add(net, sync(in_channels=2, num_devices=1), nn.GroupNorm(2), nn.PReLU())
     return _ready(outer)
 
 

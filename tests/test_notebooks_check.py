@@ -178,6 +178,11 @@ def test_a_profile_that_changes_nothing_is_not_in_effect():
         "DNNL_MAX_CPU_ISA=AVX2 changes nothing")
     sse = {"isa": "Intel SSE4.1", "onednn_ran": True, "openblas_core": "Nehalem"}
     assert in_effect(PROFILES["sse41"], sse, default) == ""
+    # OpenBLAS 0.3.7 (MXNet 1.8.0) names its Nehalem table "Atom": the
+    # variable moved the core, so it is in effect; a core it did not move is not.
+    assert in_effect(PROFILES["sse41"], dict(sse, openblas_core="Atom"), default) == ""
+    assert "OpenBLAS runs Haswell, not Nehalem" in in_effect(
+        PROFILES["sse41"], dict(sse, openblas_core="Haswell"), default)
     assert "oneDNN still runs" in in_effect(PROFILES["no-onednn"], default, default)
     no_blas = dict(sse, openblas_core=None, openblas_reads_coretype=False)
     assert "no OpenBLAS" in in_effect(PROFILES["sse41"], no_blas, default)
@@ -332,7 +337,8 @@ def test_an_unknown_mxnet_version_is_bad_input(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mxparams", "notebooks", "check",
                            str(nb), "--mxnet", "1.2.3"], capture_output=True, text=True)
     assert done.returncode == 2
-    assert "mxparams knows the MXNet versions 1.9.1, 2.0.0b1" in done.stderr
+    assert ("mxparams knows the MXNet versions 1.6.0, 1.7.0.post2, 1.8.0.post0, "
+            "1.9.1, 2.0.0b1") in done.stderr
 
 
 MARKERS = [

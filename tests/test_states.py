@@ -48,8 +48,13 @@ STATES = ("deferred", "forward", "hybridized", "trained", "float64", "float16",
 RUN = STATES[1:]
 REL = 1e-12  # statistics: both sides in float64 from the same values
 
-ONEDNN_OFF = "0" in (os.environ.get("MXNET_MKLDNN_ENABLED"),
-                     os.environ.get("MXNET_ONEDNN_ENABLED"))
+#: oneDNN switched off, or not in this build of MXNet at all (PyPI's
+#: ``mxnet==1.6.0`` has none: ``runtime.Features`` says MKLDNN off).
+_FEATURES = mx.runtime.Features()
+ONEDNN_OFF = ("0" in (os.environ.get("MXNET_MKLDNN_ENABLED"),
+                      os.environ.get("MXNET_ONEDNN_ENABLED"))
+              or not any(_FEATURES[name].enabled for name in ("MKLDNN", "ONEDNN")
+                         if name in _FEATURES))
 
 # Also under every simulated CPU (noxfile.py): the layouts oneDNN picks,
 # and whether it runs at all, are what these states depend on.

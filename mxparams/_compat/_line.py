@@ -25,6 +25,7 @@ if hasattr(gluon.parameter, "ParameterDict"):
         list_devices,
         named_params,
         new_constant,
+        new_symbol_block,
         path_of_global_name,
         register_param,
         restore_named_params,
@@ -46,6 +47,7 @@ else:
         list_devices,
         named_params,
         new_constant,
+        new_symbol_block,
         path_of_global_name,
         register_param,
         restore_named_params,
@@ -56,6 +58,6 @@ else:
 __all__ = ["CONV_CLASS", "CONV_SHAPE_NEEDS_IN_CHANNELS", "GLOBAL_NAMES",
            "ND_MODE_SUPPORTED", "SET_FLUSH_DENORMS", "SHARE_PARAMETERS",
            "after_cast", "foreign_global_name", "global_name", "list_devices",
-           "keep_symbol_names", "named_params", "new_constant",
+           "keep_symbol_names", "named_params", "new_constant", "new_symbol_block",
            "path_of_global_name", "register_param", "restore_named_params",
            "share", "trainer_of"]

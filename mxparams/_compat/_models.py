@@ -39,7 +39,7 @@ def symbol_block(symbol, input_names: list[str]) -> gluon.SymbolBlock:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Cannot decide type for the following",
                                 UserWarning)
-        block = gluon.SymbolBlock(symbol, inputs)
+        block = _line.new_symbol_block(symbol, inputs)
     _line.keep_symbol_names(block)
     return block
 

@@ -5,9 +5,11 @@ fact carries the section of ``docs/compatibility.md`` where it was measured.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import mxnet as mx
 from mxnet import gluon
 
 # §2: every Parameter has a process-global name ('dense0_weight', counted
@@ -89,6 +91,42 @@ def keep_symbol_names(block: gluon.SymbolBlock) -> None:
     names are put back: a 1.x block keeps them in its ParameterDict
     (prefix ''), which its forward pass reads, so only the keys change."""
     block._reg_params = dict(block.params.items())
+
+
+def _symbol_block_takes_np_symbols() -> bool:
+    """§3: whether ``SymbolBlock`` is made of numpy-mode symbols, as
+    ``SymbolBlock.imports`` makes it in numpy mode from 1.7 on.  1.6.0
+    groups the outputs into one symbol and then iterates over it, which a
+    numpy symbol refuses ("_Symbol object has no attribute __iter__"); its
+    ``imports`` loads legacy symbols in either mode, whose forward pass
+    numpy mode then refuses.  Tried on a bare variable under a NameManager
+    of its own: no block name of the process is used up."""
+    var = mx.sym.var("data").as_np_ndarray()
+    with mx.name.NameManager(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            gluon.SymbolBlock(var, [var])
+        except AttributeError:
+            return False
+    return True
+
+
+SYMBOL_BLOCK_TAKES_NP_SYMBOLS = _symbol_block_takes_np_symbols()
+
+
+def new_symbol_block(outputs, inputs: list) -> gluon.SymbolBlock:
+    """``gluon.SymbolBlock(outputs, inputs)``.  Of numpy symbols where Gluon
+    refuses them (1.6.0, above), the block is made of their legacy twins,
+    then its graph is given the numpy symbols back: a 1.7 block, whose
+    forward pass takes and gives numpy arrays (the same keys: a variable's
+    name is the same in both kinds)."""
+    if SYMBOL_BLOCK_TAKES_NP_SYMBOLS or not isinstance(outputs, mx.sym.np._Symbol):
+        return gluon.SymbolBlock(outputs, inputs)
+    block = gluon.SymbolBlock(outputs.as_nd_ndarray(),
+                              [var.as_nd_ndarray() for var in inputs])
+    syms, out = block._cached_graph
+    block._cached_graph = [var.as_np_ndarray() for var in syms], out.as_np_ndarray()
+    return block
 
 
 def new_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:

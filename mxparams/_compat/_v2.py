@@ -92,6 +92,12 @@ def keep_symbol_names(block: gluon.SymbolBlock) -> None:
     ``_v1.keep_symbol_names``)."""
 
 
+def new_symbol_block(outputs, inputs: list) -> gluon.SymbolBlock:
+    """``gluon.SymbolBlock(outputs, inputs)``: 2.x takes numpy symbols (1.6.0
+    does not, see ``_v1.new_symbol_block``)."""
+    return gluon.SymbolBlock(outputs, inputs)
+
+
 def new_constant(block: gluon.Block, name: str, value) -> gluon.Parameter:
     """§8: ``gluon.Constant(value)`` (``Constant(name, value)`` raises)."""
     # Gluon registers the constant's initializer under 'Constant_<id>'.

@@ -283,7 +283,7 @@ def load(block: gluon.Block, file, *, strict: bool = True,
     >>> print(mp.load(copy, path))  # doctest: +ELLIPSIS
     File    ...mlp.params
     Loaded  4 of 4 parameters
-    >>> bool((copy[0].weight.data() == net[0].weight.data()).all())
+    >>> bool((copy[0].weight.data().asnumpy() == net[0].weight.data().asnumpy()).all())
     True
     >>> bigger = mlp()
     >>> bigger.add(nn.Dense(1, in_units=1))

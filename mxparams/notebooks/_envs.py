@@ -18,8 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 #: Per MXNet version, what its environment gets besides ``mxnet==VERSION``
-#: and a kernel: both versions use ``np.bool``, which numpy 1.24 removed.
+#: and a kernel: every version uses ``np.bool``, which numpy 1.24 removed.
 PINS: dict[str, list[str]] = {
+    "1.6.0": ["numpy<1.24"],
+    "1.7.0.post2": ["numpy<1.24"],
+    "1.8.0.post0": ["numpy<1.24"],
     "1.9.1": ["numpy<1.24"],
     "2.0.0b1": ["numpy<1.24"],
 }

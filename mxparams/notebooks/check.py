@@ -166,7 +166,12 @@ def in_effect(profile: Profile, found: dict[str, Any], default: dict[str, Any]) 
         core = found.get("openblas_core")
         if core is None and not found.get("openblas_reads_coretype"):
             why.append("no OpenBLAS that reads OPENBLAS_CORETYPE")
-        elif core is not None and core.lower() != env["OPENBLAS_CORETYPE"].lower():
+        elif (core is not None and core.lower() != env["OPENBLAS_CORETYPE"].lower()
+              and core == default.get("openblas_core")):
+            # Another name than asked is still the asked kernels when the
+            # variable changed the core: OpenBLAS 0.3.7 (MXNet 1.8.0's)
+            # reports its Nehalem kernels as "Atom", an alias of the same
+            # table.  Only a core the variable did not move is not in effect.
             why.append(f"OpenBLAS runs {core}, not {env['OPENBLAS_CORETYPE']}")
     if "0" in (env.get("MXNET_MKLDNN_ENABLED"), env.get("MXNET_ONEDNN_ENABLED")):
         if not default.get("onednn_ran"):
