@@ -11,6 +11,12 @@ Python, are then deselected with a notice that says how to run them.
 noxfile.py gives them every version's Python in MXPARAMS_PYTHONS, and there
 a missing one fails.
 
+On the MXNet versions that run without simulated CPUs (noxfile.py
+CPU_MATRIX_MXNET, given in MXPARAMS_CPU_MATRIX), the tests marked
+``simulated_cpus`` (notebooks checked under every profile on several
+versions at once) are deselected, with a notice; they run with the
+versions that have the simulated CPUs.
+
 The ``cpu_matrix`` marker selects what ``tasks.py test`` runs again under
 every simulated CPU: every doctest and every test that uses the
 ``golden`` fixture get it here (the notebooks' simulated CPUs are the
@@ -28,6 +34,7 @@ from mxparams import _compat
 
 MATRIX_MARK = "cpu_matrix"
 CROSS_MARK = "cross_version"
+PROFILES_MARK = "simulated_cpus"
 
 
 def other_pythons() -> dict[str, str] | None:
@@ -39,6 +46,22 @@ def other_pythons() -> dict[str, str] | None:
     mine = version("mxnet")
     return {v: p for v, _, p in (e.partition("=") for e in spec.split(os.pathsep))
             if v != mine}
+
+
+def cpu_matrix_versions() -> set[str] | None:
+    """The MXNet versions run under the simulated CPUs (MXPARAMS_CPU_MATRIX,
+    comma-separated, set by noxfile.py); None where it is not set."""
+    spec = os.environ.get("MXPARAMS_CPU_MATRIX")
+    return {v for v in spec.split(",") if v} if spec else None
+
+
+@pytest.fixture(scope="session")
+def profile_pythons() -> list[str]:
+    """The Pythons of the other versions that run under simulated CPUs: what
+    a test that checks notebooks across versions and CPUs starts."""
+    matrix = cpu_matrix_versions()
+    return [p for v, p in (other_pythons() or {}).items()
+            if matrix is None or v in matrix]
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +89,16 @@ def pytest_collection_modifyitems(config, items):
             config.hook.pytest_deselected(items=cross)
             items[:] = [item for item in items if item not in cross]
             config._mxparams_cross_deselected = len(cross)
+    matrix = cpu_matrix_versions()
+    if matrix is not None and version("mxnet") not in matrix:
+        # This version runs without simulated CPUs (noxfile.py
+        # CPU_MATRIX_MXNET); the tests of notebooks under simulated CPUs on
+        # several versions at once run with the versions that do.
+        profiled = [item for item in items if item.get_closest_marker(PROFILES_MARK)]
+        if profiled:
+            config.hook.pytest_deselected(items=profiled)
+            items[:] = [item for item in items if item not in profiled]
+            config._mxparams_profiles_deselected = (len(profiled), sorted(matrix))
 
 
 def pytest_sessionstart(session):
@@ -80,7 +113,8 @@ def pytest_sessionstart(session):
 def pytest_report_header(config):
     cpu = os.environ.get("MXPARAMS_CPU", "default")
     return (f"mxparams test run on MXNet {version('mxnet')} "
-            f"(array modes: {', '.join(_compat.MODES)}; CPU: {cpu})")
+            f"(array modes: {os.environ.get('MXPARAMS_MODES') or ', '.join(_compat.MODES)}; "
+            f"CPU: {cpu})")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -90,6 +124,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             f"{cross} cross-version test(s) deselected: they run another MXNet "
             "version's Python; `python3 tasks.py test` (or `nox`) runs them "
             "with every version", yellow=True)
+    profiled = getattr(config, "_mxparams_profiles_deselected", None)
+    if profiled:
+        terminalreporter.write_line(
+            f"{profiled[0]} test(s) of notebooks under simulated CPUs deselected: "
+            f"MXNet {version('mxnet')} runs without them; they run on "
+            f"{', '.join(profiled[1])}", yellow=True)
     skipped = terminalreporter.stats.get("skipped", [])
     if skipped:
         terminalreporter.write_line(

@@ -1,7 +1,7 @@
 """mxparams: version-stable parameter management for MXNet Gluon.
 
 The same calls give the same results and the same printed output on
-MXNet 1.9.1 and 2.0.0b1: parameters are addressed by structural path
+MXNet 1.6.0 to 1.9.1 and 2.0.0b1: parameters are addressed by structural path
 (``'0.1.0.bias'``, exactly the keys of ``save_parameters``), never by the
 1.x global names that drift from run to run.
 

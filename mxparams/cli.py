@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="mxparams",
         description="Version-stable parameter tables and checkpoints for MXNet "
                     "Gluon networks "
-                    "(same output on MXNet 1.9.1 and 2.0).",
+                    "(same output on MXNet 1.6 to 2.0).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
                                 parser_class=_Parser)
@@ -228,8 +228,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="an interpreter with MXNet and ipykernel (repeatable; "
                             "default: this one)")
         p.add_argument("--mxnet", action="append", default=[], metavar="VERSION",
-                       help="an MXNet version (1.9.1, 2.0.0b1) in an environment "
-                            "made on first use and cached (repeatable)")
+                       help="an MXNet version (1.6.0, 1.7.0.post2, 1.8.0.post0, "
+                            "1.9.1, 2.0.0b1) in an environment made on first use "
+                            "and cached (repeatable)")
         p.add_argument("--cpu", action="append", default=[], metavar="NAME",
                        help="a simulated CPU: default, sse41, avx2, no-onednn, "
                             "1-thread, all, or NAME=VAR=VALUE,... (repeatable)")

@@ -162,3 +162,16 @@ def export_tiny(prefix, net=None):
     out = net(_compat.ones(TINY_INPUT))
     net.export(str(prefix))
     return out.asnumpy()
+
+
+def zoo_export(prefix):
+    """mobilenet0.25 (the smallest zoo network that runs in numpy mode on
+    every version) exported as ``prefix``; 1.x's global names start at 0."""
+    import mxnet as mx
+    from mxnet.gluon.model_zoo import vision
+    with mx.name.NameManager():
+        net = vision.get_model("mobilenet0.25", pretrained=False)
+    net.initialize(mx.init.Zero())
+    net.hybridize()
+    net(mx.np.ones((1, 3, 224, 224)))
+    net.export(str(prefix))

@@ -1,10 +1,12 @@
 """Fixtures for tests/: the array-mode matrix and golden files.
 
 Every test here runs once per array mode the installed MXNet supports:
-numpy mode on both versions, and legacy nd mode on 1.x as well.  Golden
+numpy mode on every version, and legacy nd mode on 1.x as well (on the
+older 1.x releases, numpy mode only in ``python3 tasks.py test``).  Golden
 files are shared by all of those runs, so a golden passing everywhere
 means the output is identical on every version and mode.
 """
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,19 @@ def pytest_addoption(parser):
              "read every written file before committing it)")
 
 
-@pytest.fixture(autouse=True, params=_compat.MODES)
+def array_modes() -> tuple[str, ...]:
+    """The array modes each test runs in: every mode of this MXNet, or those
+    of them MXPARAMS_MODES names (comma-separated; noxfile.py runs the
+    older 1.x releases in numpy mode only, to keep CI in its budget)."""
+    chosen = [m for m in os.environ.get("MXPARAMS_MODES", "").split(",") if m]
+    unknown = set(chosen) - set(_compat.MODES)
+    if unknown:
+        raise pytest.UsageError(f"MXPARAMS_MODES: {', '.join(sorted(unknown))} is no "
+                                f"array mode of this MXNet ({', '.join(_compat.MODES)})")
+    return tuple(m for m in _compat.MODES if not chosen or m in chosen)
+
+
+@pytest.fixture(autouse=True, params=array_modes())
 def mode(request):
     _compat.set_mode(request.param)
     yield request.param
@@ -45,3 +59,16 @@ def golden(request):
             "read the file before committing it")
         assert text == path.read_text(), f"output differs from golden {name}"
     return check
+
+
+@pytest.fixture(scope="session")
+def file_sets():
+    """MXPARAMS_CHECKPOINT_SETS: the folder where every version's Python
+    wrote its set (tests/checkpoint_sets.py, noxfile's session
+    checkpoint-sets) before this run."""
+    folder = Path(os.environ.get("MXPARAMS_CHECKPOINT_SETS", "")).resolve()
+    if not os.environ.get("MXPARAMS_CHECKPOINT_SETS") or not folder.is_dir():
+        pytest.fail("the cross-version tests load the checkpoint files every "
+                    f"MXNet version writes in the run (MXPARAMS_CHECKPOINT_SETS: "
+                    f"{folder}); `python3 tasks.py test` writes them", pytrace=False)
+    return folder

@@ -10,6 +10,11 @@ from mxnet import gluon
 from mxnet.gluon import nn
 
 from mxparams import _compat
+from mxparams.notebooks._envs import PINS
+
+#: Every supported MXNet version: those mxparams makes environments of
+#: (``notebooks check --mxnet``), as noxfile.py does for the tests.
+MXNET_VERSIONS = tuple(PINS)
 
 
 def arrays():

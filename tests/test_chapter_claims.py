@@ -1,11 +1,12 @@
-"""What the chapter says about Gluon on MXNet 1.9.1 and 2.0, checked.
+"""What the chapter says about Gluon on MXNet 1.x and 2.0, checked.
 
-Where Gluon prints differently on the two versions, a notebook cannot show
-it (its stored outputs must be the same on both), so the text quotes each
-version's output.  These tests run the quoted Gluon code on the version
-they run on (``python3 tasks.py test`` runs them on both), compare the
-result with the quote for that version, and check that the quotes of both
-versions are in the notebook's text as written here.  Code whose output
+Where Gluon prints differently on 1.x and 2.0, a notebook cannot show it
+(its stored outputs must be the same on every version), so the text quotes
+each line's output: 1.6.0, 1.7.0.post2, 1.8.0.post0 and 1.9.1 print the
+1.x quote, 2.0.0b1 the 2.0 one.  These tests run the quoted Gluon code on
+the version they run on (``python3 tasks.py test`` runs them on all five),
+compare the result with the quote for that version, and check that both
+quotes are in the notebook's text as written here.  Code whose output
 depends on how many layers the process has made (1.x names) runs in a
 fresh interpreter, as a fresh notebook kernel would run it.
 """

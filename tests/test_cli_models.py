@@ -10,7 +10,6 @@ export, which 1.9.1 refuses in one line.
 """
 import os
 import shutil
-import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -26,7 +25,8 @@ import mxparams as mp
 from mxparams import _compat, cli
 from mxparams.models import CheckpointBlock
 
-from ckpt_common import TINY_INPUT, export_tiny, tiny_net
+from ckpt_common import TINY_INPUT, export_tiny, tiny_net, zoo_export
+from helpers import MXNET_VERSIONS
 
 TESTS = Path(__file__).resolve().parent
 EXPORTS = TESTS / "fixtures" / "exports"
@@ -102,18 +102,6 @@ def workdir(tmp_path, monkeypatch):
     for name in os.listdir(EXPORTS):
         shutil.copy(EXPORTS / name, tmp_path / name)
     return tmp_path
-
-
-def zoo_export(prefix):
-    """mobilenet0.25 (the smallest zoo network that runs in numpy mode on
-    both versions) exported as ``prefix``; 1.x's global names start at 0."""
-    from mxnet.gluon.model_zoo import vision
-    with mx.name.NameManager():
-        net = vision.get_model("mobilenet0.25", pretrained=False)
-    net.initialize(mx.init.Zero())
-    net.hybridize()
-    net(mx.np.ones((1, 3, 224, 224)))
-    net.export(str(prefix))
 
 
 # --- goldens: the same text on both versions ------------------------------------
@@ -303,43 +291,23 @@ def test_tree_takes_an_exports_parameter_file_as_params_file(workdir, capsys, mo
     assert "conv0_weight (4, 2, 3, 3)" in out
 
 
-# --- the other version's exports, made now ----------------------------------------
-
-CHILD = """
-import sys
-sys.path.insert(0, sys.argv[1])
-import mxnet as mx
-from mxparams import _compat
-from ckpt_common import export_tiny
-from test_cli_models import zoo_export
-_compat.set_mode("np")
-export_tiny(sys.argv[2] + "/" + sys.argv[3] + "-tiny")
-zoo_export(sys.argv[2] + "/mobilenet0.25")
-print("exported", flush=True)
-"""
-
+# --- every version's exports, made in this run ---------------------------------
 
 @NP
 @pytest.mark.cross_version
-def test_exports_made_by_the_other_version(tmp_path, monkeypatch, mxnet_pythons,
-                                           capsys, golden, mode):
-    python = Path(mxnet_pythons.get(OTHER, ""))
-    if not python.is_file():
-        pytest.fail(f"the cross-version test needs MXNet {OTHER}'s environment "
-                    f"({python}); `python3 tasks.py test` makes every version's",
-                    pytrace=False)
-    env = {k: v for k, v in os.environ.items() if k != "MXPARAMS_EXPECT_MXNET"}
-    done = subprocess.run([str(python), "-c", CHILD, str(TESTS), str(tmp_path), OTHER],
-                          capture_output=True, text=True, timeout=600, env=env)
-    assert "exported" in done.stdout, done.stderr[-3000:]
-    monkeypatch.chdir(tmp_path)
-    golden(f"models_export_{OTHER}.txt",
-           ok(capsys, "demo", f"{OTHER}-tiny-symbol.json", "--input-shape", TINY))
+@pytest.mark.parametrize("writer", MXNET_VERSIONS)
+def test_exports_made_by_every_version(writer, file_sets, monkeypatch, capsys, golden,
+                                       mode):
+    # tests/checkpoint_sets.py: each version exported the tiny net and a
+    # zoo network before the run.
+    monkeypatch.chdir(file_sets / writer)
+    golden(f"models_export_{writer}.txt",
+           ok(capsys, "demo", f"{writer}-tiny-symbol.json", "--input-shape", TINY))
     code, out, err = run(capsys, "summary", "mobilenet0.25-symbol.json")
     if code == 0:
-        golden(f"models_zoo_export.mxnet{OTHER[0]}.txt", out)
+        golden(f"models_zoo_export.mxnet{writer[0]}.txt", out)
     # Only MXNet 1.x refuses, the pooling of 2.0's zoo networks.
-    assert (code == 2) == (OTHER[0] == "2" and THIS[0] == "1"), err
+    assert (code == 2) == (writer[0] == "2" and THIS[0] == "1"), err
     if code == 2:
         assert err == ("mxparams: error: symbol file 'mobilenet0.25-symbol.json' "
                        f"(written by MXNet 2.0.0): MXNet {_compat.MXNET_VERSION} "

@@ -4,7 +4,6 @@ outputs, SOURCES.md) against hand-labelled verdicts (expected.json,
 LABELS.md): every cell strict nbval fails is found, no other cell is
 reported, and the cause is named right for at least 90 % of them."""
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,15 +19,14 @@ CPUS = ["sse41", "no-onednn"]
 
 
 @pytest.mark.cross_version
+@pytest.mark.simulated_cpus
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
-def test_the_check_agrees_with_the_hand_labels(tmp_path, mode):
-    others = [p.partition("=")[2] for p in
-              os.environ["MXPARAMS_PYTHONS"].split(os.pathsep) if p]
+def test_the_check_agrees_with_the_hand_labels(tmp_path, profile_pythons, mode):
     # A copy: one notebook writes files beside itself.
     for notebook in CORPUS.glob("*.ipynb"):
         shutil.copy(notebook, tmp_path)
     expected = json.loads((CORPUS / "expected.json").read_text())
-    report = check([tmp_path], pythons=[sys.executable, *others], cpus=CPUS)
+    report = check([tmp_path], pythons=[sys.executable, *profile_pythons], cpus=CPUS)
     found = missed = false = right = 0
     wrong, moved = [], []  # on this project's machines every label holds
     for path, cells in report.notebooks:

@@ -76,26 +76,21 @@ def nbval_failures(notebook, options=(), python=sys.executable, env=None):
                   if line.startswith("FAILED") and "::" in line)
 
 
-def other_pythons():
-    return [p.partition("=")[2] for p in
-            os.environ["MXPARAMS_PYTHONS"].split(os.pathsep) if p]
-
-
 @pytest.fixture(scope="module")
-def drift(tmp_path_factory):
+def drift(tmp_path_factory, profile_pythons):
     """The notebook of every cause, checked on every MXNet version under
     every profile (the default one twice)."""
     folder = tmp_path_factory.mktemp("drift")
     notebook = write_notebook(folder / "drift.ipynb", CELLS + VERSION_CELLS)
-    return notebook, check([notebook], pythons=[sys.executable, *other_pythons()],
+    return notebook, check([notebook], pythons=[sys.executable, *profile_pythons],
                            cpus=["all"])
 
 
-def _python_of(version):
+def _python_of(version, pythons):
     from importlib.metadata import version as installed
     if installed("mxnet") == version:
         return sys.executable
-    for python in other_pythons():
+    for python in pythons:
         done = subprocess.run([python, "-c", "from importlib.metadata import version;"
                                "print(version('mxnet'))"], capture_output=True, text=True)
         if done.stdout.strip() == version:
@@ -104,6 +99,7 @@ def _python_of(version):
 
 
 @pytest.mark.cross_version
+@pytest.mark.simulated_cpus
 @pytest.mark.parametrize("mode", ["np"], indirect=True)  # the kernel's own mode
 def test_each_cause_is_named_under_every_configuration(drift, mode):
     notebook, report = drift
@@ -132,14 +128,16 @@ def test_each_cause_is_named_under_every_configuration(drift, mode):
 
 
 @pytest.mark.cross_version
+@pytest.mark.simulated_cpus
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
-def test_the_verdict_is_nbvals_own_under_every_configuration(drift, mode):
+def test_the_verdict_is_nbvals_own_under_every_configuration(drift, profile_pythons,
+                                                             mode):
     # nbval run directly by each version's Python on its own kernel, the
     # profile's variables in its environment: the cells it fails are the
     # cells the check reports there.
     notebook, report = drift
     labels = [x for x in report.configurations if "#" not in x]
-    pythons = {x: _python_of(x.partition("/")[0]) for x in labels}
+    pythons = {x: _python_of(x.partition("/")[0], profile_pythons) for x in labels}
 
     def nbval(label):
         return nbval_failures(notebook, python=pythons[label],
@@ -153,6 +151,7 @@ def test_the_verdict_is_nbvals_own_under_every_configuration(drift, mode):
 
 
 @pytest.mark.cross_version
+@pytest.mark.simulated_cpus
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_the_table_and_the_json(drift, mode):
     _, report = drift

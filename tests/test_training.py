@@ -11,9 +11,6 @@ rounding.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from importlib.metadata import version
 from pathlib import Path
 
 import mxnet as mx
@@ -25,7 +22,7 @@ from mxnet.gluon import nn
 import mxparams as mp
 from mxparams import _compat
 
-from helpers import arrays
+from helpers import MXNET_VERSIONS, arrays
 
 STATES = ("deferred", "forward", "hybridized", "trained", "float64")
 LR = 0.1
@@ -85,6 +82,18 @@ def step(net, trainer) -> dict[str, numpy.ndarray]:
 
 def sgd(net) -> gluon.Trainer:
     return gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
+
+
+def step_on_ones(net):
+    """One SGD step of a small network on a batch of two 3-vectors of ones:
+    its values (before, after)."""
+    trainer = sgd(net)
+    before = values(net)
+    with autograd.record():
+        loss = (net(arrays().ones((2, 3))) ** 2).sum()
+    loss.backward()
+    trainer.step(2)
+    return before, values(net)
 
 
 def build(state: str):
@@ -238,13 +247,7 @@ def test_batchnorm_built_with_global_stats_keeps_them():
     net.add(nn.Dense(4, in_units=3), nn.BatchNorm(in_channels=4, use_global_stats=True))
     net.initialize()
     mp.freeze(net, "1")
-    trainer = sgd(net)
-    before = values(net)
-    with autograd.record():
-        loss = (net(arrays().ones((2, 3))) ** 2).sum()
-    loss.backward()
-    trainer.step(2)
-    after = values(net)
+    before, after = step_on_ones(net)
     assert (after["1.running_mean"] == before["1.running_mean"]).all()
     assert not (after["0.weight"] == before["0.weight"]).all()
 
@@ -281,13 +284,7 @@ def test_a_tied_parameter_is_set_once_and_trained_once():
                                                    "Also", "at"]
     mp.configure(net, ["1", "2"], lr_mult=3)
     assert net[2].weight.grad_req == "null" and net[2].weight.lr_mult == 3
-    trainer = sgd(net)
-    before = values(net)
-    with autograd.record():
-        loss = (net(arrays().ones((2, 3))) ** 2).sum()
-    loss.backward()
-    trainer.step(2)
-    after = values(net)
+    before, after = step_on_ones(net)
     assert all((after[p] == before[p]).all() for p in ("1.weight", "2.weight", "1.bias"))
     assert not (after["3.weight"] == before["3.weight"]).all()
 
@@ -585,81 +582,25 @@ def finetune(seed: int):
     return initial, net
 
 
-TESTS = Path(__file__).resolve().parent
-VERSIONS = ("1.9.1", "2.0.0b1")
-THIS = version("mxnet")
-OTHER = next(v for v in VERSIONS if v != THIS)
-
-CHILD = r"""
-import sys
-sys.path.insert(0, sys.argv[1])
-import numpy
-import mxparams as mp
-from mxparams import _compat
-import test_training as tt
-
-folder, theirs = sys.argv[2], sys.argv[3]
-saved = numpy.load(theirs + ".npz")
-for mode in _compat.MODES:
-    _compat.set_mode(mode)
-    net = tt.Classifier()
-    net.initialize()
-    mp.load(net, theirs)
-    got = tt.values(net)
-    assert all(got[k].tobytes() == saved["final/" + k].tobytes() for k in got), mode
-    assert all((got[k] == saved["initial/" + k]).all() for k in tt.FEATURES), mode
-    assert not (got["output.weight"] == saved["initial/output.weight"]).all(), mode
-    print("checked", mode, flush=True)
-_compat.set_mode("np")
-initial, net = tt.finetune(seed=6)
-mp.save(net, folder + "/mine.params")
-numpy.savez(folder + "/mine.params.npz",
-            **{"initial/" + k: v for k, v in initial.items()},
-            **{"final/" + k: v for k, v in tt.values(net).items()})
-print("saved", flush=True)
-"""
-
-
-@pytest.fixture(scope="module")
-def other_version(tmp_path_factory, mxnet_pythons):
-    python = Path(mxnet_pythons.get(OTHER, ""))
-    if not python.is_file():
-        pytest.fail(f"the cross-version test needs MXNet {OTHER}'s environment "
-                    f"({python}); `python3 tasks.py test` makes every version's",
-                    pytrace=False)
-    folder = tmp_path_factory.mktemp("finetune")
-    ours = folder / f"finetuned-by-{THIS}.params"
-    mode = _compat.current_mode()
-    _compat.set_mode("np")
-    initial, net = finetune(seed=5)
-    mp.save(net, ours)
-    numpy.savez(str(ours) + ".npz", **{"initial/" + k: v for k, v in initial.items()},
+def save_finetuned(folder: Path, seed: int) -> None:
+    """The recipe's network (numpy mode) as ``finetuned.params``, its values
+    before and after training in ``finetuned.npz``: the file set of
+    tests/checkpoint_sets.py."""
+    initial, net = finetune(seed)
+    mp.save(net, folder / "finetuned.params")
+    numpy.savez(folder / "finetuned.npz", **{"initial/" + k: v for k, v in initial.items()},
                 **{"final/" + k: v for k, v in values(net).items()})
-    _compat.set_mode(mode)
-    env = {k: v for k, v in os.environ.items() if k != "MXPARAMS_EXPECT_MXNET"}
-    done = subprocess.run([str(python), "-c", CHILD, str(TESTS), str(folder), str(ours)],
-                          capture_output=True, text=True, timeout=600, env=env)
-    return folder, done
 
 
 @pytest.mark.cross_version
-def test_a_finetuned_network_saved_here_loads_there(other_version):
-    _, done = other_version
-    assert done.returncode == 0, done.stderr[-2000:]
-    modes = ["np", "nd"] if OTHER == "1.9.1" else ["np"]
-    assert [line for line in done.stdout.splitlines() if line.startswith("checked")] == [
-        f"checked {m}" for m in modes]
-
-
-@pytest.mark.cross_version
-def test_a_finetuned_network_saved_there_loads_here(other_version):
-    folder, done = other_version
-    assert done.returncode == 0 and "saved" in done.stdout, done.stderr[-2000:]
-    saved = numpy.load(folder / "mine.params.npz")
+@pytest.mark.parametrize("writer", MXNET_VERSIONS)
+def test_a_network_finetuned_on_every_version_loads_here(file_sets, writer):
+    saved = numpy.load(file_sets / writer / "finetuned.npz")
     net = Classifier()
     net.initialize()
-    mp.load(net, folder / "mine.params")
+    mp.load(net, file_sets / writer / "finetuned.params")
     got = values(net)
     assert all(got[k].tobytes() == saved["final/" + k].tobytes() for k in got)
+    # The backbone was frozen, the head was trained.
     assert all((got[k] == saved["initial/" + k]).all() for k in FEATURES)
     assert not (got["output.weight"] == saved["initial/output.weight"]).all()
