@@ -14,8 +14,9 @@ a missing one fails.
 On the MXNet versions that run without simulated CPUs (noxfile.py
 CPU_MATRIX_MXNET, given in MXPARAMS_CPU_MATRIX), the tests marked
 ``simulated_cpus`` (notebooks checked under every profile on several
-versions at once) are deselected, with a notice; they run with the
-versions that have the simulated CPUs.
+versions at once) or ``notebook_tooling`` (the notebook check's own
+process handling, which no MXNet version changes) are deselected, with a
+notice; they run with the versions of the matrix.
 
 The ``cpu_matrix`` marker selects what ``tasks.py test`` runs again under
 every simulated CPU: every doctest and every test that uses the
@@ -34,7 +35,8 @@ from mxparams import _compat
 
 MATRIX_MARK = "cpu_matrix"
 CROSS_MARK = "cross_version"
-PROFILES_MARK = "simulated_cpus"
+#: Markers of the tests that run with the versions of the CPU matrix only.
+MATRIX_ONLY_MARKS = ("simulated_cpus", "notebook_tooling")
 
 
 def other_pythons() -> dict[str, str] | None:
@@ -92,9 +94,11 @@ def pytest_collection_modifyitems(config, items):
     matrix = cpu_matrix_versions()
     if matrix is not None and version("mxnet") not in matrix:
         # This version runs without simulated CPUs (noxfile.py
-        # CPU_MATRIX_MXNET); the tests of notebooks under simulated CPUs on
-        # several versions at once run with the versions that do.
-        profiled = [item for item in items if item.get_closest_marker(PROFILES_MARK)]
+        # CPU_MATRIX_MXNET): the tests of notebooks under simulated CPUs on
+        # several versions at once, and of the notebook check's mechanics,
+        # run with the versions that have them.
+        profiled = [item for item in items
+                    if any(item.get_closest_marker(m) for m in MATRIX_ONLY_MARKS)]
         if profiled:
             config.hook.pytest_deselected(items=profiled)
             items[:] = [item for item in items if item not in profiled]
@@ -127,9 +131,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     profiled = getattr(config, "_mxparams_profiles_deselected", None)
     if profiled:
         terminalreporter.write_line(
-            f"{profiled[0]} test(s) of notebooks under simulated CPUs deselected: "
-            f"MXNet {version('mxnet')} runs without them; they run on "
-            f"{', '.join(profiled[1])}", yellow=True)
+            f"{profiled[0]} test(s) marked {' or '.join(MATRIX_ONLY_MARKS)} "
+            f"deselected: MXNet {version('mxnet')} runs without the simulated CPUs; "
+            f"they run on {', '.join(profiled[1])}", yellow=True)
     skipped = terminalreporter.stats.get("skipped", [])
     if skipped:
         terminalreporter.write_line(

@@ -32,7 +32,8 @@ environment:
   simulated CPU of SIMULATED_CPUS, so that an output that holds only on
   this machine's CPU fails here and not on someone else's
   (docs/portable-outputs.md).  The older versions run the whole suite
-  once, in numpy mode, without the tests marked ``simulated_cpus``.
+  once, in numpy mode, without the tests marked ``simulated_cpus`` or
+  ``notebook_tooling`` (conftest.py).
 
 Every run must pass, and a run that selects no test fails (pytest's exit
 5).  ``MXPARAMS_CPUS`` (comma-separated names, ``default`` for the
@@ -75,8 +76,9 @@ MXNET = ("1.6.0", "1.7.0.post2", "1.8.0.post0", "1.9.1", "2.0.0b1")
 #: The versions whose printed-output tests run again under every simulated
 #: CPU, and whose tests run in both array modes on 1.x.  The older ones run
 #: the whole suite once, in the environment as started and in numpy mode
-#: (the tutorial's), to keep CI within its budget (README): the outputs
-#: are held to the same goldens on all five, and on 1.6.0 no simulated
+#: (the tutorial's), without the tests of the notebook check's own
+#: mechanics, to keep CI within its budget (README): the outputs are held
+#: to the same goldens on all five, and on 1.6.0 no simulated
 #: CPU would be in effect (no oneDNN in its wheel, an OpenBLAS that
 #: ignores OPENBLAS_CORETYPE: docs/compatibility.md §14).
 CPU_MATRIX_MXNET = ("1.9.1", "2.0.0b1")

@@ -216,6 +216,7 @@ def test_machine_paths_and_wrapping_are_not_version_drift():
     assert not _causes.only_numbers_differ(one, two)
 
 
+@pytest.mark.notebook_tooling
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_progress_on_a_terminal_and_none_elsewhere(tmp_path, mode):
     import pty
@@ -247,6 +248,7 @@ def test_progress_on_a_terminal_and_none_elsewhere(tmp_path, mode):
     assert "mxparams:" not in done.stderr
 
 
+@pytest.mark.notebook_tooling
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_a_relative_python_works_from_any_folder(tmp_path, mode):
     write_notebook(tmp_path / "ok.ipynb", CELLS[:2])
@@ -275,6 +277,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert done.stderr.count("\n") == 1 and message in done.stderr
 
 
+@pytest.mark.notebook_tooling
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_a_notebook_that_holds_exits_0(tmp_path, mode):
     nb = write_notebook(tmp_path / "ok.ipynb", CELLS[:2])
@@ -354,6 +357,7 @@ MARKERS = [
 TAGS = {1: ["nbval-ignore-output"], 2: ["raises-exception"], 3: ["nbval-skip"]}
 
 
+@pytest.mark.notebook_tooling
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_markers_tags_and_sanitizing_as_nbval(tmp_path, mode):
     nb_path = write_notebook(tmp_path / "markers.ipynb", MARKERS)
@@ -377,6 +381,7 @@ def test_markers_tags_and_sanitizing_as_nbval(tmp_path, mode):
         == ["Cell 5", "Cell 6"]
 
 
+@pytest.mark.notebook_tooling
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_a_cell_that_hangs_is_reported_and_the_run_goes_on(tmp_path, mode):
     cells = [(SETUP, None, None), ("import time\ntime.sleep(60)", None, None),
@@ -390,6 +395,7 @@ def test_a_cell_that_hangs_is_reported_and_the_run_goes_on(tmp_path, mode):
     assert cells_["Cell 2"][first].status in ("same", "error")  # nbval xfails it
 
 
+@pytest.mark.notebook_tooling
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_store_then_check_passes_where_cells_agree(tmp_path, mode):
     from mxparams.notebooks import store
@@ -412,6 +418,7 @@ def test_store_then_check_passes_where_cells_agree(tmp_path, mode):
     assert nbval_failures(nb_path) == []
 
 
+@pytest.mark.notebook_tooling
 @pytest.mark.parametrize("mode", ["np"], indirect=True)
 def test_store_changes_nothing_when_a_cell_disagrees(tmp_path, mode):
     from mxparams.notebooks import store
