@@ -139,6 +139,53 @@ def test_02_gluon_warns_once_per_parameter_without_force_reinit():
     assert f"`... {ending}`" in text_of("02_khoi_tao_tham_so")
 
 
+def test_02_how_many_already_initialized_warnings_a_student_sees():
+    """Python shows each warning text once (the default filter): 1.x names
+    every parameter apart, 2.0 only 'weight' and 'bias'."""
+    out = fresh("""
+shown = []
+warnings.showwarning = lambda message, *args, **kwargs: shown.append(str(message))
+def build():
+    net = nn.Sequential()
+    net.add(nn.Dense(256, activation="relu"), nn.Dense(10))
+    net.initialize()
+    net(np.ones((2, 20)))
+    return net
+net = build()
+for what, target in (("first", net), ("again", net), ("new net", build())):
+    shown.clear()
+    target.initialize(init.Normal(sigma=0.01))
+    print(what, len(shown), sorted(set(m.split("'")[1] for m in shown)))
+""")
+    text = text_of("02_khoi_tao_tham_so")
+    for claim in ("lần gọi đầu in bốn cảnh báo, mỗi tham số một cảnh báo",
+                  "Gọi lại trên cùng mạng thì không in gì; trên một mạng mới, "
+                  "với những tên mới, thì lại in bốn",
+                  "lần gọi đầu chỉ in hai cảnh báo, và từ đó về sau, kể cả trên "
+                  "một mạng khác, không in gì nữa"):
+        assert claim in text, claim
+    if V1:
+        assert out == ("first 4 ['dense0_bias', 'dense0_weight', 'dense1_bias', 'dense1_weight']\n"
+                       "again 0 []\n"
+                       "new net 4 ['dense2_bias', 'dense2_weight', 'dense3_bias', 'dense3_weight']\n")
+    else:
+        assert out == "first 2 ['bias', 'weight']\nagain 0 []\nnew net 0 []\n"
+
+
+def test_02_which_initializer_wins_depends_on_the_entry_point():
+    net = nn.Sequential()
+    net.add(nn.Dense(4, in_units=3))
+    net.initialize()
+    net.initialize(mx.init.Constant(42), force_reinit=True)       # Block
+    assert float(net[0].bias.data().max()) == 0.0
+    assert float(net[0].weight.data().min()) == 42.0
+    net[0].bias.initialize(init=mx.init.Constant(42), force_reinit=True)  # Parameter
+    assert float(net[0].bias.data().min()) == 42.0
+    text = text_of("02_khoi_tao_tham_so")
+    assert "bộ khởi tạo riêng của tham số được ưu tiên" in text
+    assert "`init` truyền vào được ưu tiên hơn bộ khởi tạo riêng của tham số" in text
+
+
 def test_02_the_name_a_gluon_initializer_gets():
     out = fresh(MLP + """
 class MyInit(init.Initializer):
@@ -201,6 +248,55 @@ def test_04_declaring_a_constant():
     with pytest.raises(TypeError) as err:
         gluon.Constant(value) if V1 else gluon.Constant("rand_weight", value)
     assert message == f"`TypeError: {err.value}`"
+
+
+def test_04_the_deferred_initialization_error_as_each_version_words_it():
+    """The first sentence of Gluon's message, for the net of exercise 3 in a
+    fresh kernel; the rest of the message is the same on every version (the
+    notebook prints it with the name replaced by the path)."""
+    out = fresh("""
+net = nn.Sequential()
+net.add(nn.Dense(256, activation="relu"))
+net.add(nn.Dense(10))
+net.initialize()
+print(net[0].bias.data()[:2])
+try:
+    net[0].weight.data()
+except gluon.parameter.DeferredInitializationError as err:
+    first, rest = str(err).split(". ", 1)
+    print(first + ".")
+    print(rest)
+""")
+    sentence = quoted(
+        "04_bai_tap_1_3",
+        "`Parameter 'dense0_weight' has not been initialized yet because "
+        "initialization was deferred.`",
+        "`Parameter 'weight' has not been initialized yet because "
+        "initialization was deferred.`")
+    bias, first, rest = out.splitlines()
+    assert bias == "[0. 0.]"  # a parameter of known shape: initialized at once
+    assert f"`{first}`" == sentence
+    assert rest == ("Actual initialization happens during the first forward pass. "
+                    "Please pass one batch of data through the network before "
+                    "accessing Parameters. You can also avoid deferred "
+                    "initialization by specifying in_units, num_features, etc., "
+                    "for network layers.")
+
+
+def test_04_gaussian_xavier_has_three_times_the_glorot_variance():
+    """MXNet's Xavier takes sqrt(magnitude / n_avg) as the bound of the
+    uniform and as the standard deviation of the gaussian."""
+    shape, n_avg = (640, 320), (640 + 320) / 2
+    for kind, magnitude, var in (("uniform", 3, 1.0), ("gaussian", 3, 3.0),
+                                 ("gaussian", 1, 1.0)):
+        mx.random.seed(0)
+        layer = nn.Dense(shape[0], in_units=shape[1])
+        layer.initialize(mx.init.Xavier(rnd_type=kind, magnitude=magnitude))
+        w = layer.weight.data().asnumpy().astype("float64")
+        assert abs(w.var() * n_avg - var) < 0.03 * var, (kind, magnitude, w.var() * n_avg)
+    text = text_of("04_bai_tap_1_3")
+    assert "gấp ba lần phương sai của Glorot dạng chuẩn" in text
+    assert "`magnitude=1`" in text
 
 
 def test_04_an_unknown_dimension_depends_on_the_array_mode_not_the_version():
