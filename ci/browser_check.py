@@ -12,7 +12,13 @@ Debian's Chromium and ChromeDriver (/usr/bin/chromium, /usr/bin/chromedriver:
    free port of 127.0.0.1, with a token of its own;
 3. opens notebook 01 in headless Chromium, runs every cell from JupyterLab's
    Run menu, waits until the kernel is idle and every code cell has an
-   execution count;
+   execution count; the notebook names the standard ``python3`` kernel,
+   which the lab does not offer, so this also checks that the lab starts
+   its default kernel by itself (no "Select Kernel" dialog);
+3a. checks which kernel ran: the server's session for the notebook is
+   ``mxparams-mxnet-DEFAULT_KERNEL_VERSION``, and a cell appended to the
+   copy (``print("MXNet", mxnet.__version__)``) shows the MXNet version of
+   that environment's Python;
 4. checks that the page shows the ``mp.summary`` HTML table (a
    ``table.mxparams`` with its Path and Elements columns and its
    Parameters footer) and no error output, and keeps a screenshot: build/browser/notebook01.png;
@@ -123,9 +129,11 @@ def page_state(driver) -> dict:
         const errors = [...panel.querySelectorAll(
             '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
             .map(e => e.textContent.slice(0, 500));
+        const last = cells.length ? cells[cells.length - 1].querySelector('.jp-OutputArea') : null;
         return {loaded: true, cells: cells.length, prompts: prompts,
                 busy: status ? status.getAttribute('data-status') : null,
-                tables: tables, errors: errors};
+                tables: tables, errors: errors,
+                lastOutput: last ? last.textContent : ''};
     """)
 
 
@@ -134,13 +142,45 @@ def code_cells(path: Path) -> int:
                for c in json.loads(path.read_text())["cells"])
 
 
-def run_check(base: str, token: str) -> None:
+VERSION_CELL = 'import mxnet\nprint("MXNet", mxnet.__version__)'
+
+
+def add_version_cell(path: Path) -> str:
+    """Append a cell that prints the kernel's MXNet version to the copy of
+    the notebook; returns what it must print (the version of the default
+    kernel's environment, asked of its Python)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "code", "execution_count": None,
+                        "id": "browser-check-version", "metadata": {},
+                        "outputs": [], "source": VERSION_CELL})
+    path.write_text(json.dumps(nb, ensure_ascii=False, indent=1), encoding="utf-8")
+    python = jupyter.env_python(jupyter.DEFAULT_KERNEL_VERSION)
+    done = subprocess.run([str(python), "-c", VERSION_CELL], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        fail(f"{python} cannot import mxnet: {done.stderr.strip()[-300:]}")
+    return done.stdout.strip()
+
+
+def session_kernel(base: str, token: str) -> str:
+    """The kernel of the server's session for the notebook."""
+    with urllib.request.urlopen(f"{base}/api/sessions?token={token}",
+                                timeout=10) as response:
+        sessions = json.load(response)
+    names = [s["kernel"]["name"] for s in sessions
+             if s.get("path", "").endswith(NOTEBOOK)]
+    if len(names) != 1:
+        fail(f"{len(names)} kernel sessions for {NOTEBOOK}: {sessions!r}")
+    return names[0]
+
+
+def run_check(base: str, token: str, folder: Path, version_line: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     driver = browser()
     try:
         driver.set_page_load_timeout(TIMEOUT["page"])
         driver.get(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-        expected = code_cells(jupyter.NOTEBOOKS / NOTEBOOK)
+        expected = code_cells(folder / NOTEBOOK)
         state = wait_for(f"the notebook's {expected} code cells and an idle "
                          "kernel", TIMEOUT["page"],
                          lambda: (lambda s: s if s.get("loaded")
@@ -178,6 +218,13 @@ def run_check(base: str, token: str) -> None:
         print(f"[browser-check] the mp.summary table is shown (columns "
               f"{', '.join(summaries[0]['header'])}); no error output; "
               f"screenshot {(OUT / 'notebook01.png').relative_to(ROOT)}")
+        kernel = session_kernel(base, token)
+        wanted = jupyter.kernel_name(jupyter.DEFAULT_KERNEL_VERSION)
+        if kernel != wanted:
+            fail(f"the notebook ran on the kernel {kernel!r}, not {wanted!r}")
+        if version_line not in state["lastOutput"]:
+            fail(f"the kernel printed {state['lastOutput']!r}, not {version_line!r}")
+        print(f"[browser-check] kernel {kernel}: {version_line}")
     finally:
         driver.quit()
 
@@ -232,6 +279,7 @@ def main() -> int:
     folder = OUT / "notebooks"
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(jupyter.NOTEBOOKS, folder)
+    version_line = add_version_cell(folder / NOTEBOOK)
     port, token = free_port(), secrets.token_hex(16)
     versions = tuple(sorted(  # the kernels the env sessions wrote
         k.name.removeprefix("mxparams-mxnet-") for k in jupyter.KERNELS.glob("mxparams-mxnet-*")))
@@ -249,7 +297,7 @@ def main() -> int:
         if server.poll() is not None:
             fail(f"JupyterLab exited ({server.returncode}); see "
                  f"{(OUT / 'jupyterlab.log').relative_to(ROOT)}")
-        run_check(base, token)
+        run_check(base, token, folder, version_line)
         report_check()
     except WebDriverException as err:
         fail(f"the browser: {err.msg}")

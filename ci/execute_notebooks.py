@@ -10,7 +10,11 @@ started in the notebook's folder, as nbval starts its own.  Timing
 metadata is not recorded and consecutive writes to one stream are merged
 (how prints are split into messages depends on timing; nbval joins them
 before comparing), so an executed copy changes only when outputs do.
-Whichever kernel ran it, a copy names the notebooks' default kernel.
+
+The kernel is KERNEL_NAME, whatever the notebook's metadata names (the
+chapter names the standard ``python3``, which is not an MXNet kernel
+here), and the copy keeps the notebook's own kernelspec: whichever kernel
+ran it, it names ``python3``, as the stored notebook does.
 """
 from __future__ import annotations
 
@@ -22,10 +26,6 @@ import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-
-DEFAULT_KERNEL = {"name": "mxparams-mxnet-2.0.0b1",
-                  "display_name": "Python 3 (mxparams, MXNet 2.0.0b1)",
-                  "language": "python"}
 
 
 def merge_streams(outputs: list) -> list:
@@ -49,12 +49,16 @@ def main(kernels: str, kernel: str, out_dir: str, paths: list[str]) -> int:
     for name in paths:
         path = Path(name)
         nb = nbformat.read(path, as_version=4)
+        # The kernel named here, not the notebook's: given a kernel manager,
+        # NotebookClient never reads the notebook's kernelspec (nor writes it).
         manager = KernelManager(kernel_name=kernel, kernel_spec_manager=specs)
-        client = NotebookClient(nb, km=manager, timeout=600, record_timing=False,
+        client = NotebookClient(nb, km=manager, kernel_name=kernel, timeout=600,
+                                record_timing=False,
                                 resources={"metadata": {"path": str(path.parent)}})
         with open(os.devnull, "wb") as null:  # the kernel's C-level logs
             client.execute(stderr=null)
-        nb.metadata["kernelspec"] = DEFAULT_KERNEL
+        if manager.kernel_name != kernel:
+            raise SystemExit(f"{path.name} ran on {manager.kernel_name}, not {kernel}")
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs = merge_streams(cell.outputs)
