@@ -165,9 +165,9 @@ for what, target in (("first", net), ("again", net), ("new net", build())):
                   "một mạng khác, không in gì nữa"):
         assert claim in text, claim
     if V1:
-        assert out == ("first 4 ['dense0_bias', 'dense0_weight', 'dense1_bias', 'dense1_weight']\n"
-                       "again 0 []\n"
-                       "new net 4 ['dense2_bias', 'dense2_weight', 'dense3_bias', 'dense3_weight']\n")
+        names = "['dense{0}_bias', 'dense{0}_weight', 'dense{1}_bias', 'dense{1}_weight']"
+        assert out == (f"first 4 {names.format(0, 1)}\nagain 0 []\n"
+                       f"new net 4 {names.format(2, 3)}\n")
     else:
         assert out == "first 2 ['bias', 'weight']\nagain 0 []\nnew net 0 []\n"
 
